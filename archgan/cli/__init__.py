@@ -1,0 +1,27 @@
+"""The `archgan` command: one sub-command per module of this package."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ..spec import SpecError
+from . import schemas, show, validate
+
+COMMANDS = (show, validate, schemas)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="archgan",
+        description="Progressive GANs whose networks are data: layer lists compiled into growable networks.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,55 @@
+"""`archgan show SPEC`: a table per stage (layer, activation, output shape, parameters), like
+Table 2 of the ProGAN paper, with totals."""
+from __future__ import annotations
+
+import argparse
+
+from ..networks import build_network
+from ..networks.summary import summarize
+from ..spec import NetworkSpec
+from .common import add_spec_arguments, load_specs
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("show", help="print the layers, output shapes and parameter counts of a network")
+    add_spec_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the canonical JSON of the spec instead")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for spec in load_specs(args.spec, args.role):
+        print(spec.to_json() if args.json else render(spec))
+    return 0
+
+
+def render(spec: NetworkSpec) -> str:
+    network = build_network(spec)
+    stages = summarize(network)
+    first, last = spec.resolutions[0], spec.resolutions[-1]
+    lines = [
+        f"{spec.role} '{spec.name}' ({spec.source})",
+        (f"latent {spec.latent_size}, " if spec.latent_size else "")
+        + f"{spec.image_channels} image channels, {len(spec.stages)} stages: {first}×{first} → {last}×{last}",
+    ]
+    header = f"  {'layer':<26}{'activation':<13}{'output shape':<16}{'parameters':>12}"
+    for stage in stages:
+        lines += ["", f"stage {stage.resolution}×{stage.resolution}", header]
+        for row in stage.rows:
+            count = "" if row.parameters is None else f"{row.parameters:,}"
+            name = f"({row.layer})" if row.head else row.layer
+            lines.append(f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}")
+        lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
+    total = sum(stage.parameters for stage in stages)
+    final_head = stages[-1] if spec.role == "generator" else stages[0]
+    fading_heads = sum(
+        row.parameters or 0 for stage in stages if stage is not final_head for row in stage.rows if row.head
+    )
+    head = "to_rgb" if spec.role == "generator" else "from_rgb"
+    lines += [
+        "",
+        f"total trainable parameters: {total:,}",
+        f"  of which {fading_heads:,} in the ({head}) heads of the lower stages, used while growing: "
+        f"{total - fading_heads:,} without them (as the paper's table counts)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,25 @@
+"""Layer types. Importing this package registers every built-in type (one file per family)."""
+from . import activations, conv, norm, resample, stddev  # noqa: F401  (registration)
+from .registry import (
+    BuildContext,
+    LayerType,
+    Option,
+    Shape,
+    ShapeError,
+    layer_type,
+    layer_types,
+    names_in_family,
+    register,
+)
+
+__all__ = [
+    "BuildContext",
+    "LayerType",
+    "Option",
+    "Shape",
+    "ShapeError",
+    "layer_type",
+    "layer_types",
+    "names_in_family",
+    "register",
+]

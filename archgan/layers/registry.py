@@ -1,0 +1,118 @@
+"""The layer registry: one entry per layer type, holding everything the rest of archgan needs.
+
+A layer type is registered once, in its family's file, together with its options (each with a JSON
+Schema fragment, a default and a docs line), its shape rule and its module builder. The schemas in
+`schemas/`, the validator, the builder, `archgan show` and the layer reference all read this table,
+so adding a layer type touches one file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from torch import nn
+
+Shape = tuple[int, ...]
+"""A sample's shape without the batch dimension: (C, H, W) for feature maps, (F,) for vectors."""
+
+Options = Mapping[str, Any]
+
+
+class ShapeError(ValueError):
+    """A layer cannot take the input it is given; the message says why in the user's terms."""
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Facts about the whole network that a few layer types need (to_rgb emits the image channels)."""
+
+    image_channels: int
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a layer type: its JSON Schema, its default (or REQUIRED) and a docs line.
+
+    `normalize` rewrites a valid value into its canonical form (e.g. an activation name into a
+    full activation entry) so that saved specs never depend on defaults that might change.
+    """
+
+    schema: Mapping[str, Any]
+    doc: str
+    default: Any = REQUIRED
+    normalize: Callable[[Any], Any] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A registered layer type.
+
+    output_shape(options, input_shape, context) -> output shape; raises ShapeError for an input it cannot take.
+    build(options, input_shape, context) -> the nn.Module.
+    label(options) -> the short text `archgan show` prints (e.g. 'conv 3×3').
+    """
+
+    name: str
+    family: str
+    doc: str
+    options: Mapping[str, Option]
+    output_shape: Callable[[Options, Shape, BuildContext], Shape]
+    build: Callable[[Options, Shape, BuildContext], nn.Module]
+    example: Mapping[str, Any]
+    label: Callable[[Options], str] = field(default=lambda options: options["type"])
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: option.default for name, option in self.options.items() if not option.required}
+
+    def option_schema(self, strict: bool) -> dict[str, Any]:
+        """JSON Schema of an entry of this type; `strict` also requires the REQUIRED options
+        (used after defaults and templates are expanded, when every option must be present)."""
+        schema: dict[str, Any] = {
+            "type": "object",
+            "description": self.doc,
+            "properties": {"type": {"const": self.name}} | {
+                name: dict(option.schema, description=option.doc)
+                | ({} if option.required else {"default": option.default})
+                for name, option in self.options.items()
+            },
+            "additionalProperties": False,
+        }
+        if strict:
+            schema["required"] = ["type"] + [name for name, option in self.options.items() if option.required]
+        return schema
+
+
+_REGISTRY: dict[str, LayerType] = {}
+
+
+def register(layer_type: LayerType) -> LayerType:
+    """Add a layer type; names are unique."""
+    if layer_type.name in _REGISTRY:
+        raise ValueError(f"layer type '{layer_type.name}' is registered twice")
+    _REGISTRY[layer_type.name] = layer_type
+    return layer_type
+
+
+def layer_types() -> Mapping[str, LayerType]:
+    """All registered layer types by name (importing archgan.layers registers the built-in ones)."""
+    return _REGISTRY
+
+
+def layer_type(name: str) -> LayerType:
+    return _REGISTRY[name]
+
+
+def names_in_family(family: str) -> list[str]:
+    return sorted(name for name, entry in _REGISTRY.items() if entry.family == family)

@@ -1,0 +1,181 @@
+"""Load architecture files: find them (path or built-in name), parse them safely, follow `base`,
+expand templates and defaults, validate, and return a NetworkSpec."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..resources import architectures_dir, builtin_architectures
+from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
+from .model import NetworkSpec, Role
+from .parse import ParsedFile, parse_text
+from .schema import network_validator
+from .templates import expand_stages
+from .validate import resolve_stages, schema_problems
+
+ROLES: tuple[Role, ...] = ("generator", "discriminator")
+FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def load_spec(source: str | os.PathLike[str], role: Role | None = None) -> NetworkSpec:
+    """Load and validate a generator or discriminator: a file path, or a built-in architecture name
+    together with the `role` to take from it. Raises SpecError with every problem found."""
+    path = resolve_spec_path(source, role)
+    return _build(_read_document(path, role, chain=()))
+
+
+def load_spec_text(text: str, fmt: str = "json", file: str = "<string>", role: Role | None = None) -> NetworkSpec:
+    """Load a spec held in memory, e.g. the canonical JSON saved in a checkpoint."""
+    return _build(_document_from(parse_text(text, file, fmt), Path.cwd(), role, chain=()))
+
+
+def resolve_spec_path(source: str | os.PathLike[str], role: Role | None) -> Path:
+    """A path to an existing file, or `architectures/<name>/<role>.yaml` for a built-in name."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    name = str(source)
+    builtins = builtin_architectures()
+    if name in builtins:
+        if role is None:
+            raise SpecError.single(
+                Location(name),
+                f"'{name}' is a built-in architecture with several files",
+                hint="say which network: e.g. load_spec('pggan', role='generator')",
+            )
+        return architectures_dir() / name / f"{role}.yaml"
+    if path.is_dir():
+        raise SpecError.single(Location(name), "this is a folder, not an architecture file",
+                               hint=f"name the file inside it, e.g. {path / 'generator.yaml'}")
+    raise SpecError.single(
+        Location(name),
+        "no such file, and no built-in architecture of this name",
+        found=f"'{name}'",
+        allowed="a path to a .yaml/.json file, or one of: " + ", ".join(sorted(builtins)),
+        hint=did_you_mean(name, builtins),
+    )
+
+
+@dataclass
+class _Document:
+    """A file's data after `base` merging, with the files each part came from (for error locations)."""
+
+    data: dict[str, Any]
+    owners: list[tuple[JsonPath, ParsedFile]]
+    path: Path
+
+    def locate(self, path: JsonPath) -> Location:
+        prefix, owner = max(
+            ((p, f) for p, f in self.owners if tuple(path[: len(p)]) == p), key=lambda item: len(item[0])
+        )
+        return owner.locate(path)
+
+
+def _read_document(path: Path, role: Role | None, chain: tuple[Path, ...]) -> _Document:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError.single(Location(str(path)), f"cannot read the file: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError.single(Location(str(path)), "the file is not UTF-8 text") from None
+    fmt = FORMATS.get(path.suffix.lower(), "yaml")
+    return _document_from(parse_text(text, str(path), fmt), path, role, chain)
+
+
+def _document_from(parsed: ParsedFile, path: Path, role: Role | None, chain: tuple[Path, ...]) -> _Document:
+    data = parsed.data
+    top = Location(parsed.file, (), 1)
+    if not isinstance(data, dict):
+        raise SpecError.single(top, "the top level must be a mapping of keys", found=type(data).__name__)
+    declared = data.get("network")
+    if declared not in ROLES:
+        found = "nothing" if declared is None else repr(declared)
+        raise SpecError.single(
+            parsed.locate(("network",)),
+            "the file must say which network it describes in its `network` key",
+            found=found,
+            allowed="generator, discriminator",
+            hint=did_you_mean(declared, ROLES) or "add `network: generator` or `network: discriminator`",
+        )
+    if role is not None and declared != role:
+        raise SpecError.single(
+            parsed.locate(("network",)),
+            f"this file describes a {declared}, but a {role} file is expected here",
+            found=declared,
+            allowed=role,
+            hint=f"pass the {declared} file to the {declared} option instead",
+        )
+    problems = schema_problems(data, network_validator(declared), parsed.locate)
+    if problems:
+        raise SpecError(problems)
+    if "base" not in data:
+        return _Document(dict(data), [((), parsed)], path)
+    base = _read_document(_resolve_base(data["base"], path, declared, parsed, chain), declared, chain + (path,))
+    merged = dict(base.data)
+    owners = list(base.owners)
+    for key, value in data.items():
+        if key == "defaults":  # merged option by option, so a file can change one default of its base
+            inherited = merged.get(key, {})
+            merged[key] = inherited | {t: inherited.get(t, {}) | options for t, options in value.items()}
+            owners += [((key, t, option), parsed) for t, options in value.items() for option in options]
+        elif key == "templates":  # merged name by name
+            merged[key] = {**merged.get(key, {}), **value}
+            owners += [((key, name), parsed) for name in value]
+        else:
+            merged[key] = value
+            owners.append(((key,), parsed))
+    del merged["base"]
+    return _Document(merged, owners, path)
+
+
+def _resolve_base(base: str, path: Path, role: Role, parsed: ParsedFile, chain: tuple[Path, ...]) -> Path:
+    candidate = (path.parent / base) if not Path(base).is_absolute() else Path(base)
+    resolved = candidate if candidate.is_file() else None
+    if resolved is None and base in builtin_architectures():
+        resolved = architectures_dir() / base / f"{role}.yaml"
+    if resolved is None:
+        raise SpecError.single(
+            parsed.locate(("base",)),
+            "the base is neither a file (relative to this one) nor a built-in architecture",
+            found=f"'{base}'",
+            allowed="a path or one of: " + ", ".join(sorted(builtin_architectures())),
+            hint=did_you_mean(base, builtin_architectures()),
+        )
+    if resolved.resolve() in {p.resolve() for p in chain + (path,)}:
+        raise SpecError.single(parsed.locate(("base",)), f"'{base}' is already a base of this file: bases form a loop")
+    return resolved
+
+
+def _build(document: _Document) -> NetworkSpec:
+    data = document.data
+    role: Role = data["network"]
+    image_channels = data.get("image_channels", 3)
+    latent_size = data.get("latent_size") if role == "generator" else None
+    stages = expand_stages(data, role, document.locate)
+    stages = resolve_stages(role, stages, image_channels, latent_size, document.locate(()))
+    if "max_resolution" in data:
+        kept = tuple(stage for stage in stages if stage.resolution <= data["max_resolution"])
+        if not kept or data["max_resolution"] not in {stage.resolution for stage in stages}:
+            raise SpecError([Problem(
+                document.locate(("max_resolution",)),
+                "max_resolution must be the resolution of one of the stages",
+                found=str(data["max_resolution"]),
+                allowed=", ".join(str(stage.resolution) for stage in stages),
+            )])
+        stages = kept
+    return NetworkSpec(
+        role=role,
+        name=data.get("name") or _default_name(document.path),
+        image_channels=image_channels,
+        stages=stages,
+        latent_size=latent_size,
+        description=data.get("description", ""),
+        source=str(document.path),
+    )
+
+
+def _default_name(path: Path) -> str:
+    """`my_arch/generator.yaml` -> 'my_arch'; `my_gen.yaml` -> 'my_gen'."""
+    return path.parent.name if path.stem in ROLES and path.parent.name else path.stem

@@ -1,0 +1,82 @@
+"""The validated, fully expanded form of an architecture file: plain frozen dataclasses.
+
+Templates, defaults and inferred values are already resolved here, so `to_json()` writes every
+option explicitly; that canonical JSON goes into every checkpoint and loads back to an equal spec.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+from .errors import Location
+
+Role = Literal["generator", "discriminator"]
+RGB_KEY: Mapping[Role, str] = {"generator": "to_rgb", "discriminator": "from_rgb"}
+"""The image head of a stage: a generator stage ends in to_rgb, a discriminator stage starts with from_rgb."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: its registered type and every option, defaults included."""
+
+    type: str
+    options: Mapping[str, Any]
+    location: Location = field(default=Location("<memory>"), compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **self.options}
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A resolution stage. For a generator `resolution` is the stage's output size and `rgb` its
+    to_rgb head; for a discriminator it is the input size and `rgb` its from_rgb head."""
+
+    resolution: int
+    layers: tuple[LayerSpec, ...]
+    rgb: tuple[LayerSpec, ...]
+    location: Location = field(default=Location("<memory>"), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A generator or discriminator. Generator stages run from the lowest resolution up;
+    discriminator stages are listed in the order data flows, from the highest resolution down."""
+
+    role: Role
+    name: str
+    image_channels: int
+    stages: tuple[StageSpec, ...]
+    latent_size: int | None = None
+    description: str = ""
+    source: str = field(default="<memory>", compare=False)
+
+    @property
+    def resolutions(self) -> list[int]:
+        return [stage.resolution for stage in self.stages]
+
+    @property
+    def max_resolution(self) -> int:
+        return max(self.resolutions)
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"network": self.role, "name": self.name}
+        if self.description:
+            document["description"] = self.description
+        if self.latent_size is not None:
+            document["latent_size"] = self.latent_size
+        document["image_channels"] = self.image_channels
+        document["stages"] = [
+            {
+                "resolution": stage.resolution,
+                "layers": [layer.to_dict() for layer in stage.layers],
+                RGB_KEY[self.role]: [layer.to_dict() for layer in stage.rgb],
+            }
+            for stage in self.stages
+        ]
+        return document
+
+    def to_json(self) -> str:
+        """The canonical form: everything explicit, stable key order, loadable with load_spec_text."""
+        return json.dumps(self.to_dict(), indent=2)

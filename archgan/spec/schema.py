@@ -1,0 +1,160 @@
+"""JSON Schemas (Draft 2020-12) for generator and discriminator files, assembled from the layer registry.
+
+Each layer type contributes its own fragment (`LayerType.option_schema`), so the files in `schemas/`
+are generated, never edited by hand: `archgan schemas` rewrites them and a test fails when they are stale.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ..layers import layer_types, names_in_family
+from ..layers.activations import ACTIVATION_FAMILY
+from .model import RGB_KEY, Role
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+POSITIVE_INT = {"type": "integer", "minimum": 1}
+
+
+def _dispatch_on_type(names: list[str]) -> list[dict[str, Any]]:
+    """`if type == X then X's fragment`, one per type: validates each entry against its own type only."""
+    return [
+        {
+            "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+            "then": {"$ref": f"#/$defs/layer_types/{name}"},
+        }
+        for name in names
+    ]
+
+
+@lru_cache(maxsize=None)
+def network_schema(role: Role) -> dict[str, Any]:
+    """The schema of a raw generator or discriminator file (before templates and defaults are expanded)."""
+    types = layer_types()
+    names = sorted(types)
+    activations = names_in_family(ACTIVATION_FAMILY)
+    rgb = RGB_KEY[role]
+    defaults_per_type = {}
+    for name in names:
+        fragment = types[name].option_schema(strict=False)
+        fragment["properties"] = {k: v for k, v in fragment["properties"].items() if k != "type"}
+        defaults_per_type[name] = fragment
+
+    properties: dict[str, Any] = {
+        "$schema": {"type": "string", "description": "path or URL of this schema, for editors"},
+        "network": {"const": role, "description": "which network this file describes"},
+        "name": {"type": "string", "description": "short name shown by `archgan show` and saved with checkpoints"},
+        "description": {"type": "string", "description": "free text: what this network reproduces"},
+        "base": {
+            "type": "string",
+            "description": "a built-in name or a path (relative to this file) of a file of the same network "
+            "that this one extends; keys given here replace the base's, except `templates` (merged name by name) "
+            "and `defaults` (merged option by option)",
+        },
+        "max_resolution": dict(POSITIVE_INT, description="drop the stages above this resolution"),
+        "image_channels": dict(POSITIVE_INT, default=3, description="channels of the images (3 = RGB, 1 = grayscale)"),
+        "defaults": {
+            "type": "object",
+            "description": "options applied to every layer of a type unless the layer sets them",
+            "properties": defaults_per_type,
+            "additionalProperties": False,
+        },
+        "templates": {
+            "type": "object",
+            "description": "named layers or layer lists, used in a layer list as {use: NAME, option: override}",
+            "additionalProperties": {
+                "if": {"type": "array"},
+                "then": {"$ref": "#/$defs/layer_list"},
+                "else": {"$ref": "#/$defs/layer"},
+            },
+        },
+        rgb: {
+            "$ref": "#/$defs/layer_list",
+            "description": f"the {rgb} layers of every stage that does not give its own",
+        },
+        "stages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"$ref": "#/$defs/stage"},
+            "description": "lowest resolution first" if role == "generator" else "in data-flow order: highest resolution first",
+        },
+    }
+    required_without_base = ["stages"]
+    if role == "generator":
+        properties["latent_size"] = dict(POSITIVE_INT, description="length of the latent vector z")
+        required_without_base.append("latent_size")
+
+    return {
+        "$schema": DRAFT,
+        "$id": f"https://archgan.readthedocs.io/schemas/{role}.schema.json",
+        "title": f"archgan {role}",
+        "type": "object",
+        "properties": properties,
+        "required": ["network"],
+        "additionalProperties": False,
+        "if": {"required": ["base"]},
+        "else": {"required": required_without_base},
+        "$defs": {
+            "stage": {
+                "type": "object",
+                "properties": {
+                    "resolution": dict(POSITIVE_INT, description="output size of a generator stage, input size of a discriminator stage"),
+                    "layers": {"$ref": "#/$defs/layer_list"},
+                    rgb: {"$ref": "#/$defs/layer_list"},
+                },
+                "required": ["resolution", "layers"],
+                "additionalProperties": False,
+            },
+            "layer_list": {"type": "array", "items": {"$ref": "#/$defs/layer"}},
+            "layer": {
+                "type": "object",
+                "title": "a layer entry {type: NAME, ...options} or a template use {use: NAME, ...overrides}",
+                "if": {"required": ["use"]},
+                "then": {"properties": {"use": {"type": "string"}}},
+                "else": {
+                    "required": ["type"],
+                    "properties": {"type": {"enum": names}},
+                    "allOf": _dispatch_on_type(names),
+                },
+            },
+            "activation": {
+                "anyOf": [
+                    {"enum": activations},
+                    {
+                        "type": "object",
+                        "title": "an activation entry such as {type: lrelu, slope: 0.1}",
+                        "required": ["type"],
+                        "properties": {"type": {"enum": activations}},
+                        "allOf": _dispatch_on_type(activations),
+                    },
+                ]
+            },
+            "layer_types": {name: types[name].option_schema(strict=False) for name in names},
+        },
+    }
+
+
+@lru_cache(maxsize=None)
+def network_validator(role: Role) -> Draft202012Validator:
+    return Draft202012Validator(network_schema(role))
+
+
+@lru_cache(maxsize=None)
+def strict_layer_validator(type_name: str) -> Draft202012Validator:
+    """Validates an expanded layer entry: its type's options only, and every required option present."""
+    root = network_schema("generator")
+    return Draft202012Validator({"$defs": root["$defs"], **layer_types()[type_name].option_schema(strict=True)})
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """Write generator.schema.json and discriminator.schema.json into `folder`."""
+    written = []
+    for role in ("generator", "discriminator"):
+        path = folder / f"{role}.schema.json"
+        path.write_text(json.dumps(network_schema(role), indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
