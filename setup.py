@@ -26,6 +26,7 @@ setup(
         "archgan.networks",
         "archgan.cli",
         "archgan.data",
+        "archgan.training",
         "archgan.architectures",
         "archgan.schemas",
     ],

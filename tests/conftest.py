@@ -25,3 +25,33 @@ def write(tmp_path: Path):
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+def make_images(folder: Path, count: int = 40, size: int = 32) -> Path:
+    """`count` small pictures (a coloured disc or square on a plain background) in nested folders,
+    in every supported format."""
+    from PIL import Image, ImageDraw
+
+    generator = torch.Generator().manual_seed(123)
+    formats = ["png", "jpg", "webp", "bmp"]
+    for index in range(count):
+        colour = tuple(int(c) for c in torch.randint(0, 256, (3,), generator=generator))
+        image = Image.new("RGB", (size + 8 * (index % 3), size), (250, 250, 245))
+        draw = ImageDraw.Draw(image)
+        box = (size // 4, size // 4, 3 * size // 4, 3 * size // 4)
+        (draw.ellipse if index % 2 else draw.rectangle)(box, fill=colour)
+        sub = folder / f"group{index % 3}"
+        sub.mkdir(parents=True, exist_ok=True)
+        image.save(sub / f"image{index:03d}.{formats[index % 4]}")
+    return folder
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    return make_images(tmp_path / "images")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch):
+    """Each test decodes into its own cache folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

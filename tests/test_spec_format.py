@@ -10,7 +10,8 @@ import yaml
 
 from archgan.resources import architectures_dir, schemas_dir
 from archgan.spec import load_spec, load_spec_text
-from archgan.spec.schema import network_schema, write_schemas
+from archgan.cli.schemas import write_schemas
+from archgan.spec.schema import network_schema
 
 SHIPPED = sorted(p for p in architectures_dir().glob("*/*.yaml") if p.stem in ("generator", "discriminator"))
 
@@ -34,6 +35,16 @@ def test_shipped_and_canonical_files_pass_the_published_schema(path):
     schema = json.loads((schemas_dir() / f"{raw['network']}.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(raw)
     jsonschema.Draft202012Validator(schema).validate(json.loads(load_spec(path).to_json()))
+
+
+@pytest.mark.parametrize("path", sorted(architectures_dir().glob("*/training.yaml")), ids=lambda p: p.parent.name)
+def test_shipped_training_files_pass_the_published_schema(path):
+    schema = json.loads((schemas_dir() / "training.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(path.read_text()))
+
+
+def test_every_builtin_has_a_training_file():
+    assert {p.parent.name for p in SHIPPED} == {p.parent.name for p in architectures_dir().glob("*/training.yaml")}
 
 
 def test_schema_files_are_fresh(tmp_path):

@@ -5,10 +5,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from ..spec import SpecError
-from . import schemas, show, validate
+from ..errors import ArchganError
+from . import schemas, show, train, validate
 
-COMMANDS = (show, validate, schemas)
+COMMANDS = (train, show, validate, schemas)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,6 +22,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except SpecError as error:
+    except ArchganError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

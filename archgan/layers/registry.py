@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
+from ..options import REQUIRED, Option, options_schema
+
 Shape = tuple[int, ...]
 """A sample's shape without the batch dimension: (C, H, W) for feature maps, (F,) for vectors."""
 
@@ -27,32 +29,6 @@ class BuildContext:
     """Facts about the whole network that a few layer types need (to_rgb emits the image channels)."""
 
     image_channels: int
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Any = _Required()
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option of a layer type: its JSON Schema, its default (or REQUIRED) and a docs line.
-
-    `normalize` rewrites a valid value into its canonical form (e.g. an activation name into a
-    full activation entry) so that saved specs never depend on defaults that might change.
-    """
-
-    schema: Mapping[str, Any]
-    doc: str
-    default: Any = REQUIRED
-    normalize: Callable[[Any], Any] | None = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
 
 
 @dataclass(frozen=True)
@@ -79,19 +55,7 @@ class LayerType:
     def option_schema(self, strict: bool) -> dict[str, Any]:
         """JSON Schema of an entry of this type; `strict` also requires the REQUIRED options
         (used after defaults and templates are expanded, when every option must be present)."""
-        schema: dict[str, Any] = {
-            "type": "object",
-            "description": self.doc,
-            "properties": {"type": {"const": self.name}} | {
-                name: dict(option.schema, description=option.doc)
-                | ({} if option.required else {"default": option.default})
-                for name, option in self.options.items()
-            },
-            "additionalProperties": False,
-        }
-        if strict:
-            schema["required"] = ["type"] + [name for name, option in self.options.items() if option.required]
-        return schema
+        return options_schema(self.options, strict, const_type=self.name) | {"description": self.doc}
 
 
 _REGISTRY: dict[str, LayerType] = {}

@@ -6,6 +6,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from ..errors import ArchganError
+
 PathElement = str | int
 JsonPath = tuple[PathElement, ...]
 
@@ -33,8 +35,9 @@ class Location:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        path = f": at {format_json_path(self.path)}" if self.path else ""
         note = f" ({self.note})" if self.note else ""
-        return f"{where}: at {format_json_path(self.path)}{note}"
+        return f"{where}{path}{note}"
 
 
 def did_you_mean(name: object, candidates: Iterable[str]) -> str | None:
@@ -66,7 +69,7 @@ class Problem:
         return "\n".join(lines)
 
 
-class SpecError(ValueError):
+class SpecError(ArchganError, ValueError):
     """Raised for any problem in an architecture or training file; `str()` is the full report."""
 
     def __init__(self, problems: Sequence[Problem]):

@@ -5,9 +5,7 @@ are generated, never edited by hand: `archgan schemas` rewrites them and a test 
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -148,13 +146,3 @@ def strict_layer_validator(type_name: str) -> Draft202012Validator:
     """Validates an expanded layer entry: its type's options only, and every required option present."""
     root = network_schema("generator")
     return Draft202012Validator({"$defs": root["$defs"], **layer_types()[type_name].option_schema(strict=True)})
-
-
-def write_schemas(folder: Path) -> list[Path]:
-    """Write generator.schema.json and discriminator.schema.json into `folder`."""
-    written = []
-    for role in ("generator", "discriminator"):
-        path = folder / f"{role}.schema.json"
-        path.write_text(json.dumps(network_schema(role), indent=2) + "\n", encoding="utf-8")
-        written.append(path)
-    return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from ..layers import layer_type
+from ..options import with_defaults
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import RGB_KEY, LayerSpec, Role, StageSpec
 from .schema import strict_layer_validator
@@ -94,11 +95,7 @@ class _Expander:
         if problems:
             self.problems += problems
             return None
-        options = {
-            name: option.normalize(merged[name]) if option.normalize else merged[name]
-            for name, option in kind.options.items()
-        }
-        return LayerSpec(kind.name, options, locate(()))
+        return LayerSpec(kind.name, with_defaults(kind.options, merged), locate(()))
 
 
 def expand_stages(document: Mapping[str, Any], role: Role, locate: Callable[[JsonPath], Location]) -> tuple[StageSpec, ...]:

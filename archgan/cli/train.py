@@ -1,0 +1,201 @@
+"""`archgan train` / `python train.py`: train any architecture file with the one progressive trainer."""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..data import bundled_emoji_dir
+from ..resources import builtin_architectures
+from ..spec import load_spec
+from ..spec.errors import did_you_mean
+from ..training.config import load_training_config
+from ..training.run import RunSettings
+from ..training.trainer import SetupError, Trainer, resume_checkpoint
+
+DEFAULT_ARCH = "pggan-small"
+RESUMABLE = {"max_images", "device", "num_workers", "resume"}
+"""The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
+
+
+def _per_stage_int(text: str) -> int | list[int]:
+    values = [int(part) for part in text.split(",")]
+    return values[0] if len(values) == 1 else values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--arch", default=DEFAULT_ARCH, help="built-in architecture: its generator, discriminator "
+                      f"and training files ({', '.join(builtin_architectures())})")
+    what.add_argument("--generator_config", help="generator architecture file (replaces the --arch one)")
+    what.add_argument("--discriminator_config", help="discriminator architecture file (replaces the --arch one)")
+    what.add_argument("--training_config", help="training file (replaces the --arch one)")
+    what.add_argument("--generator_file", help="pretrained generator weights (.safetensors) to start from")
+    what.add_argument("--discriminator_file", help="pretrained discriminator weights (.safetensors) to start from")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--images_dir", default=str(bundled_emoji_dir()),
+                      help="folder of training images (jpg, png, webp, bmp; subfolders too); the default is the bundled emoji")
+    data.add_argument("--data_percentage", type=float, default=100.0, help="percentage of the images to use")
+    data.add_argument("--num_workers", type=int, default=4, help="threads decoding images into the cache")
+    data.add_argument("--cache_dir", help="where decoded datasets are cached (default: ~/.cache/archgan/datasets)")
+
+    schedule = parser.add_argument_group("overrides of the training file")
+    schedule.add_argument("--loss_function", help="loss: wgan-gp, hinge, relativistic-hinge, lsgan, logistic")
+    schedule.add_argument("--latent_size", type=int, help="checked against the generator spec (a mismatch is an error)")
+    schedule.add_argument("--batch_size", type=_per_stage_int, help="images per step: one number, or one per stage "
+                          "separated by commas (lowest resolution first)")
+    schedule.add_argument("--g_lr", type=float, help="generator learning rate")
+    schedule.add_argument("--d_lr", type=float, help="discriminator learning rate")
+    length = schedule.add_mutually_exclusive_group()
+    length.add_argument("--num_epochs", type=float, help="epochs of the dataset per stage (half fading in)")
+    length.add_argument("--kimg", type=float, help="thousands of real images per stage (half fading in)")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--run_dir", help="folder for everything the run writes (default: runs/ARCH-DATE-TIME)")
+    run.add_argument("--sample_dir", help="sample grids (default: RUN_DIR/samples)")
+    run.add_argument("--model_dir", help="checkpoints (default: RUN_DIR/checkpoints)")
+    run.add_argument("--feedback_factor", type=float, default=4.0, help="sample grids per epoch of the dataset")
+    run.add_argument("--checkpoint_factor", type=float, default=5.0,
+                     help="write a checkpoint every this many epochs (these are kept; so is the latest)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint, exactly")
+    run.add_argument("--seed", type=int, default=0, help="random seed of the run")
+    run.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: a GPU when there is one)")
+    run.add_argument("--max_images", type=int, help="stop once this many real images have been shown in total "
+                     "(counting those before a resume)")
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "train", help="train a generator and a discriminator progressively",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SetupError(f"--device {name}: not a device name; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SetupError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    return name
+
+
+def _check_positive(args: argparse.Namespace) -> None:
+    checks = {
+        "data_percentage": lambda v: 0 < v <= 100, "num_workers": lambda v: v >= 1, "feedback_factor": lambda v: v > 0,
+        "checkpoint_factor": lambda v: v > 0, "max_images": lambda v: v > 0, "num_epochs": lambda v: v > 0,
+        "kimg": lambda v: v > 0, "latent_size": lambda v: v > 0,
+    }
+    for name, ok in checks.items():
+        value = getattr(args, name)
+        if value is not None and not ok(value):
+            allowed = "in (0, 100]" if name == "data_percentage" else "at least 1" if name == "num_workers" else "above 0"
+            raise SetupError(f"--{name} {value}: must be {allowed}")
+
+
+def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    """Resolve the flags of a new run into RunSettings (the specs and training file loaded and checked)."""
+    _check_positive(args)
+    if args.arch not in builtin_architectures():
+        hint = did_you_mean(args.arch, builtin_architectures())
+        raise SetupError(f"--arch {args.arch}: no such built-in architecture; choose one of "
+                         f"{', '.join(builtin_architectures())}" + (f" ({hint})" if hint else ""))
+    generator = load_spec(args.generator_config or args.arch, "generator")
+    discriminator = load_spec(args.discriminator_config or args.arch, "discriminator")
+    if args.latent_size is not None and args.latent_size != generator.latent_size:
+        raise SetupError(
+            f"--latent_size {args.latent_size} does not match the generator's latent_size {generator.latent_size} "
+            f"({generator.source}); change the spec file, or leave the flag out"
+        )
+    overrides: dict[str, Any] = {
+        key: value for key, value in (("loss", args.loss_function), ("batch_size", args.batch_size),
+                                      ("g_lr", args.g_lr), ("d_lr", args.d_lr)) if value is not None
+    }
+    using_arch_files = not (args.generator_config or args.discriminator_config)
+    training_source = args.training_config or (args.arch if using_arch_files else None)
+    training = load_training_config(training_source, overrides, flags={"loss": "--loss_function"})
+    run_dir = Path(args.run_dir or f"runs/{generator.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return RunSettings(
+        generator=generator,
+        discriminator=discriminator,
+        training=training,
+        images_dir=str(args.images_dir),
+        run_dir=str(run_dir),
+        sample_dir=str(args.sample_dir or run_dir / "samples"),
+        model_dir=str(args.model_dir or run_dir / "checkpoints"),
+        seed=args.seed,
+        device=_device(args.device),
+        max_images=args.max_images,
+        stage_kimg=args.kimg,
+        stage_epochs=args.num_epochs,
+        feedback_factor=args.feedback_factor,
+        checkpoint_factor=args.checkpoint_factor,
+        data_percentage=args.data_percentage,
+        num_workers=args.num_workers,
+        cache_dir=args.cache_dir,
+        generator_file=args.generator_file,
+        discriminator_file=args.discriminator_file,
+    )
+
+
+def _flag_defaults() -> dict[str, Any]:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return vars(parser.parse_args([]))
+
+
+def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
+    """The saved settings of the run in --resume, with the few flags a resume may change."""
+    defaults = _flag_defaults()
+    changed = [name for name, value in defaults.items() if name not in RESUMABLE and getattr(args, name) != value]
+    if changed:
+        raise SetupError(
+            "--resume continues a run with its saved configuration, which these flags would change: "
+            f"{', '.join('--' + name for name in changed)} (only --max_images, --device and --num_workers may be given)"
+        )
+    checkpoint = resume_checkpoint(Path(args.resume))
+    saved = RunSettings.load(checkpoint)
+    changes: dict[str, Any] = {"device": _device(saved.device if args.device == "auto" else args.device),
+                               "num_workers": args.num_workers}
+    if args.max_images is not None:
+        changes["max_images"] = args.max_images
+    return replace(saved, **changes), checkpoint
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines printed above the progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record))
+
+
+def run(args: argparse.Namespace) -> int:
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("archgan").addHandler(handler)
+    logging.getLogger("archgan").setLevel(logging.INFO)
+    try:
+        if args.resume:
+            settings, checkpoint = resumed_settings(args)
+            result = Trainer(settings, resume_from=checkpoint).run()
+        else:
+            result = Trainer(settings_from_args(args)).run()
+    finally:
+        logging.getLogger("archgan").removeHandler(handler)
+    if result.reason == "interrupted":
+        print(f"interrupted; continue with: python train.py --resume {result.run_dir}")
+        return 130
+    print(f"run folder: {result.run_dir}")
+    return 0

@@ -1,0 +1,80 @@
+"""Real images for each training step, made on the device.
+
+The uint8 cache moves to the device once (when it fits; otherwise batches are gathered on the host
+and copied asynchronously). Each batch is drawn in shuffled epochs, mirrored, average-pooled to the
+stage's resolution and, while a stage fades in, blended with its own 2× downsampled-and-upsampled
+copy exactly as the official ProGAN fades the real images (so D sees the same mix G produces).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DEVICE_FRACTION = 0.25
+"""Keep the dataset on the GPU when it takes at most this share of the free memory."""
+
+
+class RealImages:
+    def __init__(self, images: np.ndarray, device: torch.device, seed: int, mirror: bool):
+        self.on_device = device.type == "cpu" or (
+            device.type == "cuda" and images.nbytes <= DEVICE_FRACTION * torch.cuda.mem_get_info(device)[0]
+        )
+        # on the device: one copy of everything; on the host: the (memory-mapped) array, gathered per batch
+        self.images = torch.from_numpy(np.array(images)).to(device) if self.on_device else images
+        self.count = len(images)
+        self.device = device
+        self.mirror = mirror
+        self.resolution = images.shape[-1]
+        self.order_generator = torch.Generator().manual_seed(seed)
+        self.flip_generator = torch.Generator(device=device).manual_seed(seed + 1)
+        self.order = torch.randperm(self.count, generator=self.order_generator)
+        self.cursor = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _indices(self, count: int) -> torch.Tensor:
+        """The next `count` indices of the shuffled epochs (a batch may span two epochs)."""
+        taken = []
+        while count:
+            if self.cursor == len(self.order):
+                self.order = torch.randperm(len(self.order), generator=self.order_generator)
+                self.cursor = 0
+            part = self.order[self.cursor : self.cursor + count]
+            self.cursor += len(part)
+            count -= len(part)
+            taken.append(part)
+        return torch.cat(taken)
+
+    def next(self, batch_size: int, resolution: int, alpha: float) -> torch.Tensor:
+        """A batch in [-1, 1] at `resolution`, faded as stage weight `alpha` says."""
+        indices = self._indices(batch_size)
+        if self.on_device:
+            batch = self.images[indices.to(self.device)]
+        else:
+            batch = torch.from_numpy(self.images[indices.numpy()]).pin_memory().to(self.device, non_blocking=True)
+        x = batch.float().mul_(2 / 255).sub_(1)
+        if self.mirror:
+            flip = torch.rand(batch_size, device=self.device, generator=self.flip_generator) < 0.5
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+        if resolution != self.resolution:
+            x = F.avg_pool2d(x, self.resolution // resolution)
+        if alpha < 1:
+            coarse = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+            x = torch.lerp(coarse, x, alpha)
+        return x
+
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        return {
+            "order": self.order.clone(),
+            "cursor": self.cursor,
+            "order_generator": self.order_generator.get_state(),
+            "flip_generator": self.flip_generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.order = state["order"].clone()
+        self.cursor = int(state["cursor"])
+        self.order_generator.set_state(state["order_generator"])
+        self.flip_generator.set_state(state["flip_generator"])

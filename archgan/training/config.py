@@ -1,0 +1,197 @@
+"""Training files (training.yaml): the schedule, batch sizes, learning rates, optimizer, EMA and loss.
+
+Checked by a JSON Schema built from the options below and the loss registry, with the same friendly
+errors as architecture files; command-line overrides go through the same checks and are reported
+against the flag that set them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from jsonschema import Draft202012Validator
+
+from ..losses import loss_schema, normalize_loss
+from ..options import Option, options_schema, with_defaults
+from ..resources import architectures_dir, builtin_architectures
+from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
+from ..spec.parse import parse_text
+from ..spec.schema import DRAFT
+from ..spec.validate import schema_problems
+
+_POSITIVE_INT = {"type": "integer", "minimum": 1}
+_NON_NEGATIVE = {"type": "number", "minimum": 0}
+
+
+def _per_stage(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]}
+
+
+PER_STAGE = "a number for every stage, or a list with one per stage (lowest resolution first)"
+
+TRAINING_OPTIONS: dict[str, Option] = {
+    "loss": Option({"$ref": "#/$defs/loss"}, "the GAN loss: a name or {type: NAME, ...options}", "wgan-gp",
+                   normalize=normalize_loss),
+    "fade_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown while a stage fades in; {PER_STAGE} "
+                        "(the first stage has no fade-in)", 600),
+    "stable_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown once a stage is faded in; {PER_STAGE}", 600),
+    "batch_size": Option(_per_stage(_POSITIVE_INT), f"images per step; {PER_STAGE} (APGAN's batch_size_list)", 16),
+    "g_lr": Option(_per_stage(_NON_NEGATIVE), f"generator learning rate; {PER_STAGE}", 0.001),
+    "d_lr": Option(_per_stage(_NON_NEGATIVE), f"discriminator learning rate; {PER_STAGE}", 0.001),
+    "adam_betas": Option({"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                          "minItems": 2, "maxItems": 2}, "Adam's beta1 and beta2", [0.0, 0.99]),
+    "adam_eps": Option({"type": "number", "exclusiveMinimum": 0}, "Adam's epsilon", 1e-8),
+    "n_critic": Option(_POSITIVE_INT, "discriminator steps per generator step", 1),
+    "reset_optimizers_on_grow": Option(
+        {"type": "boolean"},
+        "clear both optimizers' state when a stage starts to fade in and when it is faded in, as the official ProGAN",
+        True,
+    ),
+    "ema_beta": Option({"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                       "keep an exponential moving average of the generator with this decay; 0 turns it off", 0.999),
+    "ema_warmup": Option(
+        {"type": "boolean"},
+        "average faster at first: decay min(ema_beta, (1 + t)/(10 + t)) after t steps (TensorFlow's "
+        "ExponentialMovingAverage rule), so that short runs get a useful average; the official ProGAN does not",
+        False,
+    ),
+    "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
+    "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
+    "log_every": Option(_POSITIVE_INT, "read the losses back from the device and log them every this many steps", 20),
+}
+
+
+@lru_cache(maxsize=None)
+def training_schema() -> dict[str, Any]:
+    schema = options_schema(TRAINING_OPTIONS, strict=False)
+    schema["properties"] = {
+        "$schema": {"type": "string", "description": "path or URL of this schema, for editors"},
+        "description": {"type": "string", "description": "free text: what this schedule reproduces"},
+        **schema["properties"],
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": "https://archgan.readthedocs.io/schemas/training.schema.json",
+        "title": "archgan training",
+        **schema,
+        "$defs": {"loss": loss_schema()},
+    }
+
+
+@lru_cache(maxsize=None)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(training_schema())
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """A resolved training file: every option explicit. Per-stage options hold a number or a list."""
+
+    loss: Mapping[str, Any]
+    fade_kimg: float | list[float]
+    stable_kimg: float | list[float]
+    batch_size: int | list[int]
+    g_lr: float | list[float]
+    d_lr: float | list[float]
+    adam_betas: list[float]
+    adam_eps: float
+    n_critic: int
+    reset_optimizers_on_grow: bool
+    ema_beta: float
+    ema_warmup: bool
+    samples_from_ema: bool
+    mirror: bool
+    log_every: int
+    description: str = ""
+    source: str = field(default="<memory>", compare=False)
+    locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def per_stage(self, name: str, num_stages: int) -> list:
+        """The option as one value per stage; a list of the wrong length is a SpecError at its line."""
+        value = getattr(self, name)
+        if not isinstance(value, list):
+            return [value] * num_stages
+        if len(value) != num_stages:
+            raise SpecError.single(
+                self.locations.get(name, Location(self.source, (name,))),
+                f"{name} lists {len(value)} values, but the network has {num_stages} stages",
+                found=str(value),
+                allowed=f"one number, or a list of {num_stages}",
+            )
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        document = {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+        return {k: v for k, v in document.items() if k != "description" or v}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _config(data: Mapping[str, Any], source: str, locate: Callable[[JsonPath], Location]) -> TrainingConfig:
+    values = with_defaults(TRAINING_OPTIONS, data)
+    locations = {name: locate((name,)) for name in data}
+    return TrainingConfig(**values, description=data.get("description", ""), source=source, locations=locations)
+
+
+def load_training_config(
+    source: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Any] | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> TrainingConfig:
+    """Load a training file (a path, or a built-in architecture's name for its training.yaml; None for
+    the defaults alone) and apply command-line `overrides`, keyed by option; problems with an override
+    name its flag (`flags` maps options to flags whose name differs, e.g. loss -> --loss_function)."""
+    data: dict[str, Any] = {}
+    locate: Callable[[JsonPath], Location] = lambda path: Location("<defaults>", tuple(path))
+    name = "<defaults>"
+    if source is not None:
+        path = _resolve(source)
+        parsed = parse_text(path.read_text(encoding="utf-8"), str(path), "json" if path.suffix == ".json" else "yaml")
+        if not isinstance(parsed.data, dict):
+            raise SpecError.single(Location(str(path), (), 1), "the top level must be a mapping of keys",
+                                   found=type(parsed.data).__name__)
+        problems = schema_problems(parsed.data, _validator(), parsed.locate)
+        if problems:
+            raise SpecError(problems)
+        data, locate, name = dict(parsed.data), parsed.locate, str(path)
+    if overrides:
+        flags = flags or {}
+
+        def flag(path: JsonPath) -> Location:
+            return Location(f"command line {flags.get(str(path[0]), f'--{path[0]}')}")
+
+        flag_problems = schema_problems(dict(overrides), _validator(), flag)
+        if flag_problems:
+            raise SpecError(flag_problems)
+        data.update(overrides)
+        file_locate = locate
+        locate = lambda path: flag(path) if path and path[0] in overrides else file_locate(path)
+    return _config(data, name, locate)
+
+
+def training_config_from_json(text: str, source: str = "<checkpoint>") -> TrainingConfig:
+    """The canonical JSON saved in checkpoints and run folders, back to a config."""
+    parsed = parse_text(text, source, "json")
+    problems = schema_problems(parsed.data, _validator(), parsed.locate)
+    if problems:
+        raise SpecError(problems)
+    return _config(parsed.data, source, parsed.locate)
+
+
+def _resolve(source: str | os.PathLike[str]) -> Path:
+    path = Path(source)
+    if path.is_file():
+        return path
+    if str(source) in builtin_architectures() and (architectures_dir() / str(source) / "training.yaml").is_file():
+        return architectures_dir() / str(source) / "training.yaml"
+    raise SpecError.single(
+        Location(str(source)),
+        "no such training file, and no built-in architecture of this name with a training.yaml",
+        found=f"'{source}'",
+        hint=did_you_mean(str(source), builtin_architectures()),
+    )

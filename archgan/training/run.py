@@ -1,0 +1,56 @@
+"""Everything one training run needs, resolved: specs, training config, data, folders and run control.
+Saved as run.json with every checkpoint so that `--resume RUN_DIR` needs nothing else."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from ..spec import NetworkSpec, load_spec_text
+from .config import TrainingConfig, training_config_from_json
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    generator: NetworkSpec = field(metadata={"saved": "generator.json"})
+    discriminator: NetworkSpec = field(metadata={"saved": "discriminator.json"})
+    training: TrainingConfig = field(metadata={"saved": "training.json"})
+    images_dir: str
+    run_dir: str
+    sample_dir: str
+    model_dir: str
+    seed: int = 0
+    device: str = "cpu"
+    max_images: int | None = None
+    stage_kimg: float | None = None  # --kimg: thousands of images per stage, replacing the file's schedule
+    stage_epochs: float | None = None  # --num_epochs: epochs of the dataset per stage
+    feedback_factor: float = 4.0
+    checkpoint_factor: float = 5.0
+    data_percentage: float = 100.0
+    num_workers: int = 4
+    cache_dir: str | None = None
+    generator_file: str | None = None
+    discriminator_file: str | None = None
+
+    def save(self, folder: Path) -> None:
+        """run.json plus the canonical JSON of both specs and the training config."""
+        plain = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if "saved" in item.metadata:
+                (folder / item.metadata["saved"]).write_text(value.to_json() + "\n")
+            else:
+                plain[item.name] = value
+        (folder / "run.json").write_text(json.dumps(plain, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> RunSettings:
+        plain = json.loads((folder / "run.json").read_text())
+        return cls(
+            generator=load_spec_text((folder / "generator.json").read_text(), file=str(folder / "generator.json")),
+            discriminator=load_spec_text(
+                (folder / "discriminator.json").read_text(), file=str(folder / "discriminator.json")
+            ),
+            training=training_config_from_json((folder / "training.json").read_text(), str(folder / "training.json")),
+            **plain,
+        )

@@ -1,0 +1,350 @@
+"""The one progressive training loop for every architecture.
+
+Per step: `n_critic` discriminator steps on fresh real batches, one generator step, one EMA update.
+The schedule (stage, fade-in, alpha, batch size, learning rates) follows the real images shown.
+Losses stay on the device and are read back only every `log_every` steps, so the step never waits
+on the host. Checkpoints hold everything needed to continue bit for bit on the same machine.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid, save_image
+from tqdm import tqdm
+
+from ..data import RealImages, load_image_folder
+from ..errors import ArchganError
+from ..losses import LossContext, build_loss
+from ..networks import Discriminator, Generator
+from ..networks.weights import load_weights, load_weights_file, read_weights, save_weights
+from .checkpoint import PERIODIC_MARK, STATE_FILE, latest_checkpoint, load_state, prune, save_state, write_checkpoint
+from .ema import ema_decay, make_ema, update_ema
+from .logging import RunLog
+from .run import RunSettings
+from .schedule import Position, Schedule
+
+log = logging.getLogger("archgan.train")
+SAMPLE_GRID = 64
+
+
+class SetupError(ArchganError, ValueError):
+    """The run cannot start as configured; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    reason: str  # 'finished', 'max_images' or 'interrupted'
+    checkpoint: Path
+    images_shown: int
+    steps: int
+
+
+class Trainer:
+    def __init__(self, settings: RunSettings, resume_from: Path | None = None):
+        self.settings = settings
+        config = settings.training
+        self.device = torch.device(settings.device)
+        torch.manual_seed(settings.seed)
+        self.generator = Generator(settings.generator).to(self.device)
+        self.discriminator = Discriminator(settings.discriminator).to(self.device)
+        self.resolutions = settings.generator.resolutions
+        if self.resolutions != settings.discriminator.resolutions[::-1]:
+            raise SetupError(
+                f"the generator's stages ({', '.join(map(str, self.resolutions))}) and the discriminator's "
+                f"({', '.join(map(str, settings.discriminator.resolutions[::-1]))}) must have the same resolutions"
+            )
+        if resume_from is None:
+            for network, file in ((self.generator, settings.generator_file), (self.discriminator, settings.discriminator_file)):
+                if file:
+                    load_weights_file(network, file)
+        self.generator_ema = make_ema(self.generator) if config.ema_beta > 0 else None
+
+        cache = load_image_folder(
+            settings.images_dir, self.resolutions[-1], settings.generator.image_channels,
+            Path(settings.cache_dir) if settings.cache_dir else None, settings.num_workers,
+        )
+        self.skipped_images = cache.skipped
+        images = _subset(cache.images, settings.data_percentage)
+        self.data = RealImages(images, self.device, settings.seed, config.mirror)
+        self.dataset_size = len(self.data)
+        self.schedule = Schedule(config, self.resolutions, self._images_per_stage())
+        for stage, batch in enumerate(self.schedule.batch_sizes):
+            self._check_batch(stage, batch)
+        self.loss = build_loss(config.loss)
+        self.noise = torch.Generator(device=self.device).manual_seed(settings.seed + 2)
+        self.fixed_latents = torch.randn(
+            SAMPLE_GRID, settings.generator.latent_size, generator=torch.Generator().manual_seed(settings.seed + 3)
+        ).to(self.device)
+
+        self.run_dir = Path(settings.run_dir)
+        self.sample_dir, self.model_dir = Path(settings.sample_dir), Path(settings.model_dir)
+        self.sample_interval = max(1, round(self.dataset_size / settings.feedback_factor))
+        self.checkpoint_interval = max(1, round(self.dataset_size * settings.checkpoint_factor))
+        self.step = 0
+        self.images_shown = 0
+        self.phase_index = -1
+        self.g_optimizer: torch.optim.Optimizer | None = None
+        self.d_optimizer: torch.optim.Optimizer | None = None
+        self._sums: dict[str, torch.Tensor] = {}
+        self._sum_steps = 0
+        self._stop_signal: int | None = None
+        if resume_from is not None:
+            self._restore(resume_from)
+
+    # ------------------------------------------------------------------------------------ setup
+
+    def _images_per_stage(self) -> int | None:
+        if self.settings.stage_kimg is not None:
+            return round(self.settings.stage_kimg * 1000)
+        if self.settings.stage_epochs is not None:
+            return round(self.settings.stage_epochs * self.dataset_size)
+        return None
+
+    def _check_batch(self, stage: int, batch: int) -> None:
+        """A batch the minibatch-stddev groups cannot split is refused before training starts."""
+        spec = self.settings.discriminator
+        for layer in (layer for s in spec.stages for layer in s.layers if layer.type == "minibatch_stddev"):
+            group = min(layer.options["group_size"], batch)
+            if batch % group:
+                raise SetupError(
+                    f"batch size {batch} of the {self.resolutions[stage]}×{self.resolutions[stage]} stage cannot be "
+                    f"split into minibatch_stddev groups of {group}: use a multiple of {group}"
+                )
+
+    def _make_optimizers(self, stage: int) -> None:
+        config = self.settings.training
+        betas = tuple(config.adam_betas)
+        fused = self.device.type == "cuda"
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), self.schedule.g_lrs[stage], betas,
+                                            config.adam_eps, fused=fused)
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), self.schedule.d_lrs[stage], betas,
+                                            config.adam_eps, fused=fused)
+
+    def _enter_phase(self, position: Position) -> None:
+        phase = position.phase
+        if self.phase_index >= 0 and self.schedule.phases[self.phase_index].stage != phase.stage:
+            self._end_of_stage()
+        if self.g_optimizer is None or self.settings.training.reset_optimizers_on_grow:
+            self._make_optimizers(phase.stage)
+        for optimizer, rate in ((self.g_optimizer, self.schedule.g_lrs), (self.d_optimizer, self.schedule.d_lrs)):
+            for group in optimizer.param_groups:
+                group["lr"] = rate[phase.stage]
+        self.phase_index = phase.index
+        log.info("%s from %s images (batch %d)", self.schedule.describe(position), f"{self.images_shown:,}",
+                 self.schedule.batch_sizes[phase.stage])
+
+    # ------------------------------------------------------------------------------------- step
+
+    def _accumulate(self, prefix: str, terms: dict[str, torch.Tensor]) -> None:
+        for name, value in terms.items():
+            key = f"loss/{prefix}" if name == "loss" else f"loss/{prefix}_{name}"
+            value = value.detach().float()
+            self._sums[key] = self._sums[key] + value if key in self._sums else value
+
+    def _train_step(self, position: Position) -> int:
+        """One generator step after n_critic discriminator steps; returns the real images used."""
+        depth, alpha = position.depth, position.alpha
+        stage = position.phase.stage
+        resolution, batch = self.resolutions[stage], self.schedule.batch_sizes[stage]
+        context = LossContext(resolution, self.resolutions[-1], self.step, self.noise)
+        critic = lambda images: self.discriminator(images, depth, alpha)
+        latent_size = self.generator.latent_size
+
+        self.discriminator.requires_grad_(True)
+        for _ in range(self.settings.training.n_critic):
+            real = self.data.next(batch, resolution, alpha)
+            with torch.no_grad():
+                fake = self.generator(torch.randn(batch, latent_size, device=self.device, generator=self.noise), depth, alpha)
+            terms = self.loss.discriminator(critic, real, fake, context)
+            self.d_optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            self.d_optimizer.step()
+            self._accumulate("D", terms)
+        self.discriminator.requires_grad_(False)
+
+        fake = self.generator(torch.randn(batch, latent_size, device=self.device, generator=self.noise), depth, alpha)
+        terms = self.loss.generator(critic, real, fake, context)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        self.g_optimizer.step()
+        self._accumulate("G", terms)
+        if self.generator_ema is not None:
+            config = self.settings.training
+            update_ema(self.generator_ema, self.generator, ema_decay(config.ema_beta, self.step, config.ema_warmup))
+        self._sum_steps += 1
+        self.step += 1
+        return batch * self.settings.training.n_critic
+
+    # -------------------------------------------------------------------------------- the loop
+
+    def run(self) -> RunResult:
+        settings = self.settings
+        end = self.schedule.total_images if settings.max_images is None else min(self.schedule.total_images, settings.max_images)
+        if self.step == 0:
+            for folder in (self.run_dir, self.sample_dir, self.model_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+        self.run_log = RunLog(self.run_dir / "logs", self.run_dir / "plots")
+        settings.save(self.run_dir / "logs")
+        if self.skipped_images:
+            log.warning("%d unreadable image files skipped: %s", len(self.skipped_images),
+                        "; ".join(f"{name} ({why})" for name, why in self.skipped_images))
+        log.info("training on %d images from %s, %s until %s images", self.dataset_size, settings.images_dir,
+                 self.device, f"{end:,}")
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        progress = tqdm(total=end, initial=self.images_shown, unit="img", unit_scale=True, disable=None,
+                        dynamic_ncols=True, smoothing=0.1)
+        clock, clock_images = time.perf_counter(), self.images_shown
+        try:
+            while self.images_shown < end and self._stop_signal is None:
+                position = self.schedule.position(self.images_shown)
+                if position.phase.index != self.phase_index:
+                    self._enter_phase(position)
+                before = self.images_shown
+                self.images_shown += self._train_step(position)
+                progress.update(self.images_shown - before)
+                phase_ends = self.images_shown >= min(position.phase.end, end)
+                if self.step % settings.training.log_every == 0 or phase_ends:
+                    elapsed = time.perf_counter() - clock
+                    values = self._log(position, (self.images_shown - clock_images) / max(elapsed, 1e-9))
+                    clock, clock_images = time.perf_counter(), self.images_shown
+                    progress.set_postfix_str(
+                        f"{self.schedule.describe(position)} α={position.alpha:.2f} "
+                        f"D={values['loss/D']:.3f} G={values['loss/G']:.3f} {values['speed/images_per_s']:.0f} img/s"
+                    )
+                if before // self.sample_interval != self.images_shown // self.sample_interval:
+                    self._samples(position)
+                if before // self.checkpoint_interval != self.images_shown // self.checkpoint_interval:
+                    self._checkpoint(periodic=True)
+        finally:
+            progress.close()
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+        position = self.schedule.position(self.images_shown)
+        if self._stop_signal is not None:
+            reason = "interrupted"
+            log.info("stopped by signal %d at %s images", self._stop_signal, f"{self.images_shown:,}")
+        else:
+            reason = "finished" if self.images_shown >= self.schedule.total_images else "max_images"
+            self._samples(position, final=True)
+        checkpoint = self._checkpoint(periodic=False)
+        self.run_log.plot_losses()
+        self.run_log.close()
+        log.info("%s after %d steps and %s images; checkpoint %s", reason, self.step, f"{self.images_shown:,}", checkpoint)
+        return RunResult(self.run_dir, reason, checkpoint, self.images_shown, self.step)
+
+    def _on_signal(self, number: int, frame) -> None:
+        self._stop_signal = number  # the loop finishes its step, writes a checkpoint and returns
+
+    def _end_of_stage(self) -> None:
+        position = self.schedule.position(self.images_shown - 1)
+        self._samples(position)
+        self.run_log.plot_losses()
+
+    def _log(self, position: Position, images_per_second: float) -> dict[str, float]:
+        names = sorted(self._sums)
+        means = (torch.stack([self._sums[n] for n in names]) / self._sum_steps).tolist()  # the one host sync
+        self._sums, self._sum_steps = {}, 0
+        values = dict(zip(names, means))
+        values |= {
+            "schedule/alpha": position.alpha,
+            "schedule/resolution": self.resolutions[position.phase.stage],
+            "schedule/stage": position.phase.stage,
+            "speed/images_per_s": images_per_second,
+            "lr/G": self.g_optimizer.param_groups[0]["lr"],
+            "lr/D": self.d_optimizer.param_groups[0]["lr"],
+        }
+        self.run_log.scalars(values | {"resolution": values["schedule/resolution"]}, self.step, self.images_shown)
+        return values
+
+    @torch.no_grad()
+    def _samples(self, position: Position, final: bool = False) -> Path:
+        """A grid from the fixed latents (the averaged generator when configured), named by stage,
+        phase and images shown."""
+        ema = self.generator_ema is not None and self.settings.training.samples_from_ema
+        network = self.generator_ema if ema else self.generator
+        was_training = network.training
+        network.eval()
+        images = network(self.fixed_latents, position.depth, position.alpha).clamp(-1, 1)
+        network.train(was_training)
+        size = self.resolutions[position.phase.stage]
+        phase = "fade" if position.phase.fading else "stable"
+        name = f"{size}x{size}-{phase}-{self.images_shown:09d}img" + ("-final" if final else "")
+        path = self.sample_dir / f"{name}.png"
+        save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
+        self.run_log.image("samples", make_grid(images, nrow=8, normalize=True, value_range=(-1, 1)), self.images_shown)
+        return path
+
+    # ------------------------------------------------------------------------------ checkpoints
+
+    def _checkpoint(self, periodic: bool) -> Path:
+        def write(folder: Path) -> None:
+            save_weights(self.generator, folder / "generator.safetensors")
+            save_weights(self.discriminator, folder / "discriminator.safetensors")
+            if self.generator_ema is not None:
+                save_weights(self.generator_ema, folder / "generator_ema.safetensors")
+            save_state(self._state(), folder / STATE_FILE)
+            self.settings.save(folder)
+            if periodic:
+                (folder / PERIODIC_MARK).touch()
+
+        path = write_checkpoint(self.model_dir, self.step, write)
+        prune(self.model_dir)
+        return path
+
+    def _state(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "step": self.step,
+            "images_shown": self.images_shown,
+            "phase_index": self.phase_index,
+            "g_optimizer": self.g_optimizer.state_dict() if self.g_optimizer else None,
+            "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer else None,
+            "rng": rng,
+            "data": self.data.state_dict(),
+        }
+
+    def _restore(self, checkpoint: Path) -> None:
+        for network, name in ((self.generator, "generator"), (self.discriminator, "discriminator"),
+                              (self.generator_ema, "generator_ema")):
+            if network is not None:
+                load_weights(network, read_weights(checkpoint / f"{name}.safetensors")[0], str(checkpoint / name))
+        state = load_state(checkpoint / STATE_FILE)
+        self.step, self.images_shown, self.phase_index = state["step"], state["images_shown"], state["phase_index"]
+        if state["g_optimizer"] is not None:
+            self._make_optimizers(self.schedule.phases[self.phase_index].stage)
+            self.g_optimizer.load_state_dict(state["g_optimizer"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.noise.set_state(state["rng"]["noise"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.data.load_state_dict(state["data"])
+        log.info("resumed from %s at step %d, %s images", checkpoint, self.step, f"{self.images_shown:,}")
+
+
+def _subset(images: np.ndarray, percentage: float) -> np.ndarray:
+    """A fixed random `percentage` of the images (the same subset in every run and resume)."""
+    if percentage >= 100:
+        return images
+    count = max(1, round(len(images) * percentage / 100))
+    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:count].sort().values
+    return images[keep.numpy()]
+
+
+def resume_checkpoint(run_dir: Path) -> Path:
+    """The newest complete checkpoint of a run folder (its model_dir may have been moved by --model_dir)."""
+    saved = run_dir / "logs" / "run.json"
+    folder = Path(RunSettings.load(saved.parent).model_dir) if saved.is_file() else run_dir / "checkpoints"
+    found = latest_checkpoint(folder)
+    if found is None:
+        raise SetupError(f"{run_dir}: no complete checkpoint in {folder} to resume from")
+    return found
