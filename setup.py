@@ -27,6 +27,7 @@ setup(
         "archgan.cli",
         "archgan.data",
         "archgan.training",
+        "archgan.interop",
         "archgan.architectures",
         "archgan.schemas",
     ],
@@ -45,7 +46,15 @@ setup(
         "pyyaml>=6",
         "jsonschema>=4.18",
         "safetensors>=0.4",
+        "pillow>=9.1",
+        "tqdm>=4.60",
+        "tensorboard>=2.10",
+        "matplotlib>=3.5",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
+    extras_require={
+        # attn-gan-pytorch (with easydict, which it imports but does not declare): the numerical
+        # equivalence tests against FAGAN's own package
+        "test": ["pytest>=7", "pytest-xdist>=3", "attn-gan-pytorch", "easydict"],
+    },
     entry_points={"console_scripts": ["archgan=archgan.cli:main"]},
 )

@@ -63,7 +63,7 @@ def test_command_line_overrides_are_checked_and_name_the_flag():
     with pytest.raises(SpecError, match="command line --batch_size: value not allowed"):
         load_training_config(None, {"batch_size": -3})
     config = load_training_config("pggan-small", {"batch_size": [16, 16, 8, 8], "g_lr": 0.002})
-    assert config.batch_size == [16, 16, 8, 8] and config.g_lr == 0.002 and config.loss["type"] == "wgan-gp"
+    assert config.batch_size == [16, 16, 8, 8] and config.g_lr == 0.002 and config.loss["type"] == "logistic"
 
 
 def test_config_json_round_trip():

@@ -30,7 +30,8 @@ def render(spec: NetworkSpec) -> str:
     lines = [
         f"{spec.role} '{spec.name}' ({spec.source})",
         (f"latent {spec.latent_size}, " if spec.latent_size else "")
-        + f"{spec.image_channels} image channels, {len(spec.stages)} stages: {first}×{first} → {last}×{last}",
+        + f"{spec.image_channels} image channels, "
+        + (f"{len(spec.stages)} stages: {first}×{first} → {last}×{last}" if len(spec.stages) > 1 else f"one stage: {first}×{first}"),
     ]
     header = f"  {'layer':<26}{'activation':<13}{'output shape':<16}{'parameters':>12}"
     for stage in stages:
@@ -46,10 +47,8 @@ def render(spec: NetworkSpec) -> str:
         row.parameters or 0 for stage in stages if stage is not final_head for row in stage.rows if row.head
     )
     head = "to_rgb" if spec.role == "generator" else "from_rgb"
-    lines += [
-        "",
-        f"total trainable parameters: {total:,}",
-        f"  of which {fading_heads:,} in the ({head}) heads of the lower stages, used while growing: "
-        f"{total - fading_heads:,} without them (as the paper's table counts)",
-    ]
+    lines += ["", f"total trainable parameters: {total:,}"]
+    if fading_heads:
+        lines.append(f"  of which {fading_heads:,} in the ({head}) heads of the lower stages, used while growing: "
+                     f"{total - fading_heads:,} without them (as the paper's table counts)")
     return "\n".join(lines)

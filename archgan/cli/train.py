@@ -36,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--generator_config", help="generator architecture file (replaces the --arch one)")
     what.add_argument("--discriminator_config", help="discriminator architecture file (replaces the --arch one)")
     what.add_argument("--training_config", help="training file (replaces the --arch one)")
-    what.add_argument("--generator_file", help="pretrained generator weights (.safetensors) to start from")
-    what.add_argument("--discriminator_file", help="pretrained discriminator weights (.safetensors) to start from")
+    what.add_argument("--generator_file", help="pretrained generator weights to start from (.safetensors; "
+                      "or an attn_gan_pytorch .pth with its .conf as --generator_config)")
+    what.add_argument("--discriminator_file", help="pretrained discriminator weights to start from (.safetensors; "
+                      "or an attn_gan_pytorch .pth with its .conf as --discriminator_config)")
 
     data = parser.add_argument_group("data")
     data.add_argument("--images_dir", default=str(bundled_emoji_dir()),

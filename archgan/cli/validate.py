@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ArchganError
+from ..interop import attn_gan
 from ..resources import architectures_dir, builtin_architectures
 from ..spec import load_spec
 from ..training.config import load_training_config
@@ -22,7 +23,10 @@ def register(commands) -> None:
 
 
 def _is_training_file(path: Path) -> bool:
-    """Training files have neither `network` nor `stages` (architecture files need one of them)."""
+    """Training files have neither `network` nor `stages` (architecture files need one of them) and
+    are not attn_gan_pytorch .conf files."""
+    if attn_gan.is_conf(path):
+        return False
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):

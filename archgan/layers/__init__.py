@@ -1,5 +1,5 @@
 """Layer types. Importing this package registers every built-in type (one file per family)."""
-from . import activations, conv, norm, resample, stddev  # noqa: F401  (registration)
+from . import activations, attention, conv, dropout, norm, resample, stddev  # noqa: F401  (registration)
 from .registry import (
     BuildContext,
     LayerType,

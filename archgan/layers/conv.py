@@ -88,8 +88,35 @@ class WeightedLayer(nn.Module):
         return f"weight={tuple(self.weight.shape)}, weight_scale={self.weight_scale:.6g}"
 
 
-def _with_spectral_norm(module: WeightedLayer, options: Options, dim: int = 0) -> nn.Module:
-    return spectral_norm(module, dim=dim) if options["spectral_norm"] else module
+def make_conv(
+    in_channels: int,
+    out_channels: int,
+    kernel: int,
+    options: Options,
+    stride: int = 1,
+    padding: int = 0,
+    transpose: bool = False,
+    output_padding: int = 0,
+) -> nn.Module:
+    """A convolution (or transposed convolution) with the weight treatments `options` asks for
+    (bias, activation, equalized_lr, gain, spectral_norm); attention layers build theirs here too.
+    Spectral norm takes the weight's first dimension as the rows of the matrix: output channels of a
+    convolution, input channels of a transposed one, as Miyato et al.'s own code and attn_gan_pytorch
+    (torch's ConvTranspose default uses the output channels instead)."""
+    if transpose:
+        shape, operation = (in_channels, out_channels, kernel, kernel), F.conv_transpose2d
+        arguments = {"stride": stride, "padding": padding, "output_padding": output_padding}
+    else:
+        shape, operation = (out_channels, in_channels, kernel, kernel), F.conv2d
+        arguments = {"stride": stride, "padding": padding}
+    layer = WeightedLayer(operation, shape, in_channels * kernel * kernel, out_channels, options, arguments)
+    return spectral_norm(layer) if options["spectral_norm"] else layer
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, transpose: bool, output_padding: int = 0) -> int:
+    if transpose:
+        return (size - 1) * stride - 2 * padding + kernel + output_padding
+    return (size + 2 * padding - kernel) // stride + 1
 
 
 def _feature_map(shape: Shape, layer: str) -> tuple[int, int, int]:
@@ -116,7 +143,7 @@ def _padding(options: Options) -> int:
 def _conv_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
     _, height, width = _feature_map(shape, options["type"])
     kernel, stride, padding = options["kernel"], options.get("stride", 1), _padding(options)
-    out = [(size + 2 * padding - kernel) // stride + 1 for size in (height, width)]
+    out = [conv_output_size(size, kernel, stride, padding, transpose=False) for size in (height, width)]
     if min(out) < 1:
         raise ShapeError(f"a {kernel}×{kernel} kernel with padding {padding} does not fit a {height}×{width} input")
     return (_out_channels(options, context), out[0], out[1])
@@ -127,22 +154,14 @@ def _out_channels(options: Options, context: BuildContext) -> int:
 
 
 def _build_conv(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    in_channels, kernel = shape[0], options["kernel"]
-    out_channels = _out_channels(options, context)
-    layer = WeightedLayer(
-        F.conv2d,
-        (out_channels, in_channels, kernel, kernel),
-        fan_in=in_channels * kernel * kernel,
-        bias_channels=out_channels,
-        options=options,
-        operation_kwargs={"stride": options.get("stride", 1), "padding": _padding(options)},
-    )
-    return _with_spectral_norm(layer, options)
+    return make_conv(shape[0], _out_channels(options, context), options["kernel"], options,
+                     stride=options.get("stride", 1), padding=_padding(options))
 
 
 def _conv_label(options: Options) -> str:
-    stride = f" /{options['stride']}" if options.get("stride", 1) != 1 else ""
-    return f"{options['type']} {options['kernel']}×{options['kernel']}{stride}"
+    stride = options.get("stride", 1)
+    scale = "" if stride == 1 else f" ×{stride}" if options["type"] == "conv_transpose" else f" /{stride}"
+    return f"{options['type']} {options['kernel']}×{options['kernel']}{scale}"
 
 
 _KERNEL_STRIDE_PADDING = {
@@ -211,7 +230,7 @@ register(
 def _conv_transpose_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
     _, height, width = _feature_map(shape, "conv_transpose")
     kernel, stride, padding = options["kernel"], options["stride"], options["padding"]
-    out = [(size - 1) * stride - 2 * padding + kernel + options["output_padding"] for size in (height, width)]
+    out = [conv_output_size(size, kernel, stride, padding, True, options["output_padding"]) for size in (height, width)]
     if options["output_padding"] >= stride:
         raise ShapeError(f"output_padding ({options['output_padding']}) must be smaller than stride ({stride})")
     if min(out) < 1:
@@ -220,20 +239,8 @@ def _conv_transpose_shape(options: Options, shape: Shape, context: BuildContext)
 
 
 def _build_conv_transpose(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    in_channels, kernel = shape[0], options["kernel"]
-    layer = WeightedLayer(
-        F.conv_transpose2d,
-        (in_channels, options["channels"], kernel, kernel),
-        fan_in=in_channels * kernel * kernel,
-        bias_channels=options["channels"],
-        options=options,
-        operation_kwargs={
-            "stride": options["stride"],
-            "padding": options["padding"],
-            "output_padding": options["output_padding"],
-        },
-    )
-    return _with_spectral_norm(layer, options, dim=1)
+    return make_conv(shape[0], options["channels"], options["kernel"], options, stride=options["stride"],
+                     padding=options["padding"], transpose=True, output_padding=options["output_padding"])
 
 
 register(
@@ -277,7 +284,7 @@ def _build_dense(options: Options, shape: Shape, context: BuildContext) -> nn.Mo
         flatten_input=True,
         output_shape=output_shape if options["reshape"] else None,
     )
-    return _with_spectral_norm(layer, options)
+    return spectral_norm(layer) if options["spectral_norm"] else layer
 
 
 def _dense_label(options: Options) -> str:

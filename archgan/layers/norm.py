@@ -12,18 +12,21 @@ class PixelNorm(nn.Module):
     """Scale each pixel's feature vector to unit mean square: x / sqrt(mean_c(x²) + eps).
 
     Karras et al. 2018 (section 4.2) use it after every generator convolution so that neither network
-    can escalate signal magnitudes; applied to a latent vector it normalizes the latent.
+    can escalate signal magnitudes; applied to a latent vector it normalizes the latent. With scope
+    'batch' the mean runs over the whole tensor instead, batch included, as the APGAN seed's code
+    does (one scale for the batch: samples then depend on each other).
     """
 
-    def __init__(self, eps: float):
+    def __init__(self, eps: float, scope: str):
         super().__init__()
-        self.eps = eps
+        self.eps, self.scope = eps, scope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + self.eps)
+        mean_square = x.square().mean(dim=1, keepdim=True) if self.scope == "pixel" else x.square().mean()
+        return x * torch.rsqrt(mean_square + self.eps)
 
     def extra_repr(self) -> str:
-        return f"eps={self.eps}"
+        return f"eps={self.eps}, scope={self.scope}"
 
 
 register(
@@ -31,9 +34,13 @@ register(
         name="pixelnorm",
         family="norm",
         doc="Pixelwise feature-vector normalization x / sqrt(mean over channels of x² + eps) (ProGAN).",
-        options={"eps": Option({"type": "number", "exclusiveMinimum": 0}, "added under the square root", 1e-8)},
+        options={
+            "eps": Option({"type": "number", "exclusiveMinimum": 0}, "added under the square root", 1e-8),
+            "scope": Option({"enum": ["pixel", "batch"]}, "pixel: over the channels of each pixel (ProGAN); "
+                            "batch: over the whole tensor (the APGAN seed's code)", "pixel"),
+        },
         output_shape=same_shape,
-        build=lambda o, shape, context: PixelNorm(o["eps"]),
+        build=lambda o, shape, context: PixelNorm(o["eps"], o["scope"]),
         example={"type": "pixelnorm"},
     )
 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..interop import attn_gan
 from ..resources import architectures_dir, builtin_architectures
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import NetworkSpec, Role
@@ -80,6 +81,8 @@ def _read_document(path: Path, role: Role | None, chain: tuple[Path, ...]) -> _D
         raise SpecError.single(Location(str(path)), f"cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError:
         raise SpecError.single(Location(str(path)), "the file is not UTF-8 text") from None
+    if attn_gan.is_conf(path):
+        return _document_from(attn_gan.convert(parse_text(text, str(path), "yaml"), role).parsed, path, role, chain)
     fmt = FORMATS.get(path.suffix.lower(), "yaml")
     return _document_from(parse_text(text, str(path), fmt), path, role, chain)
 

@@ -39,7 +39,7 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "fade_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown while a stage fades in; {PER_STAGE} "
                         "(the first stage has no fade-in)", 600),
     "stable_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown once a stage is faded in; {PER_STAGE}", 600),
-    "batch_size": Option(_per_stage(_POSITIVE_INT), f"images per step; {PER_STAGE} (APGAN's batch_size_list)", 16),
+    "batch_size": Option(_per_stage(_POSITIVE_INT), f"images per step; {PER_STAGE} (like APGAN's batch_size_list)", 16),
     "g_lr": Option(_per_stage(_NON_NEGATIVE), f"generator learning rate; {PER_STAGE}", 0.001),
     "d_lr": Option(_per_stage(_NON_NEGATIVE), f"discriminator learning rate; {PER_STAGE}", 0.001),
     "adam_betas": Option({"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},

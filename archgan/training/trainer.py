@@ -22,7 +22,8 @@ from ..data import RealImages, load_image_folder
 from ..errors import ArchganError
 from ..losses import LossContext, build_loss
 from ..networks import Discriminator, Generator
-from ..networks.weights import load_weights, load_weights_file, read_weights, save_weights
+from ..interop.pretrained import load_pretrained
+from ..networks.weights import load_weights, read_weights, save_weights
 from .checkpoint import PERIODIC_MARK, STATE_FILE, latest_checkpoint, load_state, prune, save_state, write_checkpoint
 from .ema import ema_decay, make_ema, update_ema
 from .logging import RunLog
@@ -60,10 +61,15 @@ class Trainer:
                 f"the generator's stages ({', '.join(map(str, self.resolutions))}) and the discriminator's "
                 f"({', '.join(map(str, settings.discriminator.resolutions[::-1]))}) must have the same resolutions"
             )
+        if settings.generator.image_channels != settings.discriminator.image_channels:
+            raise SetupError(
+                f"the generator makes {settings.generator.image_channels}-channel images but the discriminator "
+                f"reads {settings.discriminator.image_channels}-channel ones: set the same image_channels in both"
+            )
         if resume_from is None:
             for network, file in ((self.generator, settings.generator_file), (self.discriminator, settings.discriminator_file)):
                 if file:
-                    load_weights_file(network, file)
+                    load_pretrained(network, file)
         self.generator_ema = make_ema(self.generator) if config.ema_beta > 0 else None
 
         cache = load_image_folder(
