@@ -52,9 +52,10 @@ setup(
         "matplotlib>=3.5",
     ],
     extras_require={
+        "export": ["onnx", "onnxscript"],
         # attn-gan-pytorch (with easydict, which it imports but does not declare): the numerical
-        # equivalence tests against FAGAN's own package
-        "test": ["pytest>=7", "pytest-xdist>=3", "attn-gan-pytorch", "easydict"],
+        # equivalence tests against FAGAN's own package; onnxruntime checks ONNX exports
+        "test": ["pytest>=7", "pytest-xdist>=3", "attn-gan-pytorch", "easydict", "onnx", "onnxscript", "onnxruntime"],
     },
     entry_points={"console_scripts": ["archgan=archgan.cli:main"]},
 )

@@ -69,16 +69,17 @@ def test_weights_carry_their_spec(tmp_path):
 def test_one_error_lists_every_mismatch(tmp_path):
     small = build_network(load_spec("pggan-small", "generator"))
     state = dict(small.state_dict())
-    state.pop("stages.1.1.weight")
-    state["stages.9.0.weight"] = torch.zeros(1)
-    state["stages.2.1.weight"] = torch.zeros(7, 7, 3, 3)
+    state.pop("stages.8x8.1.weight")
+    state["stages.64x64.0.weight"] = torch.zeros(1)
+    state["stages.16x16.1.weight"] = torch.zeros(7, 7, 3, 3)
     with pytest.raises(WeightsError) as caught:
         load_weights(build_network(load_spec("pggan-small", "generator")), state, "weights.safetensors")
     message = str(caught.value)
     assert "weights.safetensors: the weights do not fit the network 'pggan-small'" in message
-    assert "missing tensors (1):\n    stages.1.1.weight [128×128×3×3] — stage 8×8, layer 1 (conv 3×3)" in message
-    assert "unexpected tensors (1):\n    stages.9.0.weight [1] — stage 9, which this spec does not have" in message
-    assert ("shape mismatches (1):\n    stages.2.1.weight: expected [64×128×3×3], found [7×7×3×3] — "
+    assert "missing tensors (1):\n    stages.8x8.1.weight [128×128×3×3] — stage 8×8, layer 1 (conv 3×3)" in message
+    assert ("unexpected tensors (1):\n    stages.64x64.0.weight [1] — a 64×64 stage, which this spec does not "
+            "have") in message
+    assert ("shape mismatches (1):\n    stages.16x16.1.weight: expected [64×128×3×3], found [7×7×3×3] — "
             "stage 16×16, layer 1 (conv 3×3)") in message
     left = load_weights(build_network(load_spec("pggan-small", "generator")), state, "w", strict=False)
-    assert set(left) == {"stages.1.1.weight", "stages.2.1.weight"}
+    assert set(left) == {"stages.8x8.1.weight", "stages.16x16.1.weight"}

@@ -24,10 +24,10 @@ def discriminator():
 def _generator_paths(g, z, depth):
     """(new stage alone, upsampled to_rgb of the previous stage), computed stage by stage."""
     x = z.reshape(len(z), -1, 1, 1)
-    for stage in g.stages[: depth - 1]:
-        x = stage(x)
-    new = g.to_rgb[depth - 1](g.stages[depth - 1](x))
-    old = F.interpolate(g.to_rgb[depth - 2](x), scale_factor=2, mode="nearest")
+    for index in range(depth - 1):
+        x = g.stage(index)(x)
+    new = g.head(depth - 1)(g.stage(depth - 1)(x))
+    old = F.interpolate(g.head(depth - 2)(x), scale_factor=2, mode="nearest")
     return new, old
 
 
@@ -47,14 +47,14 @@ def test_generator_fade_in(generator, depth):
 def _discriminator_paths(d, images, depth):
     """(path through the new stage, path through the downsampled input), up to the shared stages."""
     top = d.num_stages - depth
-    new = d.stages[top](d.from_rgb[top](images))
-    old = d.from_rgb[top + 1](F.avg_pool2d(images, 2))
+    new = d.stage(top)(d.head(top)(images))
+    old = d.head(top + 1)(F.avg_pool2d(images, 2))
     return new, old
 
 
 def _finish(d, x, depth):
-    for stage in d.stages[d.num_stages - depth + 1 :]:
-        x = stage(x)
+    for index in range(d.num_stages - depth + 1, d.num_stages):
+        x = d.stage(index)(x)
     return x.reshape(-1)
 
 
@@ -79,7 +79,8 @@ def test_depth_one_ignores_alpha(generator, discriminator):
         assert torch.equal(discriminator(images, 1, 0.3), discriminator(images, 1, 1.0))
 
 
-def test_parameter_names_do_not_change_with_depth(generator):
+def test_parameter_names_name_the_stage_and_never_change_with_depth(generator):
+    assert "stages.16x16.1.weight" in dict(generator.named_parameters())
     names = [name for name, _ in generator.named_parameters()]
     z = torch.randn(4, generator.latent_size)
     for depth in range(1, generator.num_stages + 1):

@@ -56,11 +56,12 @@ def test_official_generator_gains():
     """to_rgb and the last dense use gain 1; the 4×4 dense of the generator sqrt(2)/4; others sqrt(2)."""
     g = build_network(load_spec("pggan", "generator"))
     d = build_network(load_spec("pggan", "discriminator"))
-    assert g.stages[0][1].weight_scale == pytest.approx(math.sqrt(2) / 4 / math.sqrt(512))
-    assert g.stages[0][3].weight_scale == pytest.approx(math.sqrt(2) / math.sqrt(512 * 9))
-    assert all(head[0].weight_scale == pytest.approx(1 / math.sqrt(head[0].weight.shape[1])) for head in g.to_rgb)
-    assert d.stages[-1][3].weight_scale == pytest.approx(1 / math.sqrt(512))
-    assert d.stages[-1][2].weight_scale == pytest.approx(math.sqrt(2) / math.sqrt(512 * 16))
+    assert g.stage(0)[1].weight_scale == pytest.approx(math.sqrt(2) / 4 / math.sqrt(512))
+    assert g.stage(0)[3].weight_scale == pytest.approx(math.sqrt(2) / math.sqrt(512 * 9))
+    heads = [g.head(index)[0] for index in range(g.num_stages)]
+    assert all(head.weight_scale == pytest.approx(1 / math.sqrt(head.weight.shape[1])) for head in heads)
+    assert d.stage(-1)[3].weight_scale == pytest.approx(1 / math.sqrt(512))
+    assert d.stage(-1)[2].weight_scale == pytest.approx(math.sqrt(2) / math.sqrt(512 * 16))
 
 
 def test_dense_reshape_has_one_bias_per_channel():

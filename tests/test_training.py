@@ -132,7 +132,7 @@ def test_start_from_pretrained_weights(image_folder, small16, tmp_path):
         (["--checkpoint_factor", "-2"], "--checkpoint_factor -2.0: must be above 0"),
         (["--kimg", "0"], "--kimg 0.0: must be above 0"),
         (["--num_epochs", "-1"], "--num_epochs -1.0: must be above 0"),
-        (["--generator_file", "missing.safetensors"], "missing.safetensors: not a readable safetensors file"),
+        (["--generator_file", "missing.safetensors"], "missing.safetensors: no such weights file or folder"),
         (["--training_config", "nowhere.yaml"], "no such training file"),
     ],
 )

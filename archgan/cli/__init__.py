@@ -6,9 +6,9 @@ import sys
 from typing import Sequence
 
 from ..errors import ArchganError
-from . import convert, schemas, show, train, validate
+from . import convert, export, generate, schemas, show, train, validate
 
-COMMANDS = (train, show, validate, convert, schemas)
+COMMANDS = (train, generate, export, show, validate, convert, schemas)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

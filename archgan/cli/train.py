@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "or an attn_gan_pytorch .pth with its .conf as --generator_config)")
     what.add_argument("--discriminator_file", help="pretrained discriminator weights to start from (.safetensors; "
                       "or an attn_gan_pytorch .pth with its .conf as --discriminator_config)")
+    what.add_argument("--allow_partial", action="store_true", help="let --generator_file/--discriminator_file cover "
+                      "only part of the network (e.g. a 128×128 model for a 256×256 one); the rest starts afresh")
 
     data = parser.add_argument_group("data")
     data.add_argument("--images_dir", default=str(bundled_emoji_dir()),
@@ -149,6 +151,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         cache_dir=args.cache_dir,
         generator_file=args.generator_file,
         discriminator_file=args.discriminator_file,
+        allow_partial=args.allow_partial,
     )
 
 

@@ -17,7 +17,7 @@ import torch
 
 from ..layers.conv import conv_output_size
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
-from ..spec.model import RGB_KEY, Role
+from ..spec.model import RGB_KEY, Role, stage_key
 from ..spec.parse import ParsedFile, parse_text
 
 LAYER_NAMES = ("conv", "conv_transpose", "self_attention", "full_attention", "ignore_attn_maps", "batch_norm", "dropout")
@@ -255,13 +255,13 @@ def _batchnorm(their: Mapping[str, torch.Tensor], prefix: str, ours: str, out: d
 
 
 def convert_state_dict(their: Mapping[str, torch.Tensor], converted: Converted) -> dict[str, torch.Tensor]:
-    """Their state dict under our names (stages.0.<layer>.…). A key we do not read (the batch norm
+    """Their state dict under our names (stages.<R>x<R>.<layer>.…). A key we do not read (the batch norm
     attn_gan_pytorch builds in every full_attention, used or not; activations have none) is left out;
     a key we need that is missing raises KeyError naming it."""
     out: dict[str, torch.Tensor] = {}
-    layers = converted.parsed.data["stages"][0]["layers"]
-    for position, ((index, part), layer) in enumerate(zip(converted.origins, layers)):
-        theirs, ours = f"model.{index}.", f"stages.0.{position}."
+    stage = converted.parsed.data["stages"][0]
+    for position, ((index, part), layer) in enumerate(zip(converted.origins, stage["layers"])):
+        theirs, ours = f"model.{index}.", f"stages.{stage_key(stage['resolution'])}.{position}."
         if part == "conv":
             _weighted(their, f"{theirs}0.", ours, out)
         elif part == "block_batchnorm":

@@ -1,47 +1,71 @@
-"""Weights and configs of other packages, loaded through explicit key maps; and our own weights.
-
-`load_pretrained(network, path)` is the one entry point: our `.safetensors`, or a `.pth` state dict of
-attn_gan_pytorch when the network was built from its `.conf`. Foreign files are read with
-`torch.load(weights_only=True)`: nothing in them can run."""
+"""The one loader of pretrained weights for a network built from a spec, whatever wrote them:
+our .safetensors files, a checkpoint or run folder of ours, a pro_gan_pytorch checkpoint, or an
+attn_gan_pytorch state dict (for a network built from its .conf). Foreign files are read with
+torch.load(weights_only=True): nothing in them can run."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from ..networks.weights import WeightsError, load_weights, load_weights_file
-from . import attn_gan
+from ..networks.weights import WeightsError, load_weights, load_weights_file, read_torch_file
+from ..training.checkpoint import STATE_FILE, latest_checkpoint
+from . import attn_gan, pro_gan
+
+log = logging.getLogger("archgan")
 
 
-def read_torch_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """A plain state dict from a .pth/.pt/.bin file, without unpickling code."""
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds for unreadable files
-        raise WeightsError(f"{path}: cannot be read as a weights-only torch file ({type(error).__name__}: {error})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: not a state dict of tensors")
-    return state
-
-
-def load_pretrained(network: nn.Module, path: str | Path, strict: bool = True) -> list[str]:
-    """Load weights into a network built from a spec; returns the tensors left at their initial value
-    (only with strict=False). Any mismatch is one WeightsError listing all of it."""
+def weights_file(path: str | Path, role: str, ema: bool = True) -> Path:
+    """The file to read for `role`: the path itself, or inside a checkpoint folder (the averaged
+    generator when `ema` and there is one), or in the newest checkpoint of a run folder."""
     path = Path(path)
+    if not path.is_dir():
+        if not path.exists():
+            raise WeightsError(f"{path}: no such weights file or folder")
+        return path
+    if not (path / STATE_FILE).is_file() and not (path / f"{role}.safetensors").is_file():
+        checkpoint = latest_checkpoint(path / "checkpoints")
+        if checkpoint is None:
+            raise WeightsError(f"{path}: neither a checkpoint folder nor a run folder with checkpoints/")
+        path = checkpoint
+    if role == "generator" and ema and (path / "generator_ema.safetensors").is_file():
+        return path / "generator_ema.safetensors"
+    if not (path / f"{role}.safetensors").is_file():
+        raise WeightsError(f"{path}: no {role}.safetensors in this checkpoint")
+    return path / f"{role}.safetensors"
+
+
+def load_pretrained(network: nn.Module, path: str | Path, strict: bool = True, ema: bool = True) -> list[str]:
+    """Load weights into `network`; returns the tensors left at their initial values (only possible with
+    strict=False, and logged). Any mismatch under strict is one WeightsError listing all of it."""
+    role = network.spec.role
+    path = weights_file(path, role, ema)
     if path.suffix.lower() == ".safetensors":
-        return load_weights_file(network, path, strict)
-    source = getattr(getattr(network, "spec", None), "source", "")
+        left = load_weights_file(network, path, strict)
+    else:
+        left = load_weights(network, _foreign_state(network, path, ema), str(path), strict)
+    if left:
+        log.warning("%s: %d tensors were not in the file and keep their initial values: %s", path, len(left),
+                    ", ".join(left))
+    return left
+
+
+def _foreign_state(network: nn.Module, path: Path, ema: bool) -> dict:
+    data = read_torch_file(path)
+    role, source = network.spec.role, network.spec.source
+    if pro_gan.is_checkpoint(data):
+        conf, state = pro_gan.network_entry(data, role, ema)
+        return pro_gan.convert_state_dict(state, conf, role)
     if attn_gan.is_conf(source):
-        state = read_torch_state(path)
-        converted = attn_gan.read_conf(source, network.spec.role)
+        if not isinstance(data, dict):
+            raise WeightsError(f"{path}: not a state dict of tensors")
         try:
-            mapped = attn_gan.convert_state_dict(state, converted)
+            return attn_gan.convert_state_dict(data, attn_gan.read_conf(source, role))
         except KeyError as missing:
-            raise WeightsError(f"{path}: an attn_gan_pytorch state dict for {source} needs {missing}, "
-                               "which this file lacks: was it saved from a network built from this config?") from None
-        return load_weights(network, mapped, str(path), strict)
+            raise WeightsError(f"{path}: an attn_gan_pytorch state dict for {source} needs {missing}, which this "
+                               "file lacks: was it saved from a network built from this config?") from None
     raise WeightsError(
-        f"{path}: archgan reads its own .safetensors weights, and .pth state dicts of attn_gan_pytorch "
-        "for networks built from its .conf files"
+        f"{path}: archgan reads its own .safetensors weights (or checkpoint and run folders), pro_gan_pytorch "
+        "checkpoints, and attn_gan_pytorch .pth state dicts for networks built from their .conf files"
     )

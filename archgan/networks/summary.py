@@ -52,15 +52,15 @@ def summarize(network: Generator | Discriminator) -> list[StageSummary]:
         shape: tuple = (spec.latent_size, 1, 1)
         for index, stage in enumerate(spec.stages):
             rows = [LayerRow("latent z", "", str(spec.latent_size), None)] if index == 0 else []
-            stage_rows, shape = _rows(stage.layers, network.stages[index], shape, context, head=False)
-            head_rows, _ = _rows(stage.rgb, network.to_rgb[index], shape, context, head=True)
+            stage_rows, shape = _rows(stage.layers, network.stage(index), shape, context, head=False)
+            head_rows, _ = _rows(stage.rgb, network.head(index), shape, context, head=True)
             summaries.append(StageSummary(stage.resolution, tuple(rows + stage_rows + head_rows)))
     else:
         below = None
         for index, stage in enumerate(spec.stages):
             image = (spec.image_channels, stage.resolution, stage.resolution)
             rows = [LayerRow("image", "", format_shape(image), None)] if index == 0 else []
-            head_rows, head_shape = _rows(stage.rgb, network.from_rgb[index], image, context, head=True)
-            stage_rows, below = _rows(stage.layers, network.stages[index], below or head_shape, context, head=False)
+            head_rows, head_shape = _rows(stage.rgb, network.head(index), image, context, head=True)
+            stage_rows, below = _rows(stage.layers, network.stage(index), below or head_shape, context, head=False)
             summaries.append(StageSummary(stage.resolution, tuple(rows + head_rows + stage_rows)))
     return summaries

@@ -44,16 +44,16 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor],
 
 def describe_key(network: nn.Module, key: str) -> str:
     """'stage 16×16, layer 1 (conv 3×3)' for a state-dict key of a growable network."""
-    match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)\.(\d+)\.", key)
+    match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)x\d+\.(\d+)\.", key)
     spec = getattr(network, "spec", None)
     if not match or spec is None:
         return "not part of any spec layer"
-    part, stage_index, layer_index = match.group(1), int(match.group(2)), int(match.group(3))
-    if stage_index >= len(spec.stages):
-        return f"stage {stage_index}, which this spec does not have"
-    stage = spec.stages[stage_index]
+    part, resolution, layer_index = match.group(1), int(match.group(2)), int(match.group(3))
+    stage = next((s for s in spec.stages if s.resolution == resolution), None)
+    if stage is None:
+        return f"a {resolution}×{resolution} stage, which this spec does not have"
     layers = stage.layers if part == "stages" else stage.rgb
-    where = f"stage {stage.resolution}×{stage.resolution}" + ("" if part == "stages" else f" {part}")
+    where = f"stage {resolution}×{resolution}" + ("" if part == "stages" else f" {part}")
     if layer_index >= len(layers):
         return f"{where}, layer {layer_index}, which this spec does not have"
     layer = layers[layer_index]
@@ -93,6 +93,14 @@ def load_weights(
 
 def _shape(tensor: torch.Tensor) -> str:
     return "×".join(str(s) for s in tensor.shape) or "scalar"
+
+
+def read_torch_file(path: str | os.PathLike[str]):
+    """A foreign .pth/.pt/.bin file as plain data: torch.load with weights_only, so nothing in it can run."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for unreadable or unsafe files
+        raise WeightsError(f"{path}: cannot be read as a weights-only torch file ({type(error).__name__}: {error})") from None
 
 
 def load_weights_file(network: nn.Module, path: str | os.PathLike[str], strict: bool = True) -> list[str]:

@@ -16,6 +16,12 @@ RGB_KEY: Mapping[Role, str] = {"generator": "to_rgb", "discriminator": "from_rgb
 """The image head of a stage: a generator stage ends in to_rgb, a discriminator stage starts with from_rgb."""
 
 
+def stage_key(resolution: int) -> str:
+    """The name of a stage's modules ('16x16'): by resolution, so the same stage has the same parameter
+    names in a network of any depth, and a 256×256 model can start from a 128×128 one."""
+    return f"{resolution}x{resolution}"
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer: its registered type and every option, defaults included."""

@@ -1,6 +1,2 @@
-"""Training: the configuration, the schedule, the loop, checkpoints and logs."""
-from .config import TrainingConfig, load_training_config
-from .run import RunSettings
-from .trainer import RunResult, SetupError, Trainer
-
-__all__ = ["RunResult", "RunSettings", "SetupError", "Trainer", "TrainingConfig", "load_training_config"]
+"""Training: config.py (training files), schedule.py, trainer.py (the loop), checkpoint.py, ema.py,
+logging.py, run.py (run settings). Import from the modules themselves."""

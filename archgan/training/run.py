@@ -31,6 +31,7 @@ class RunSettings:
     cache_dir: str | None = None
     generator_file: str | None = None
     discriminator_file: str | None = None
+    allow_partial: bool = False
 
     def save(self, folder: Path) -> None:
         """run.json plus the canonical JSON of both specs and the training config."""

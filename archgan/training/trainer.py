@@ -69,7 +69,7 @@ class Trainer:
         if resume_from is None:
             for network, file in ((self.generator, settings.generator_file), (self.discriminator, settings.discriminator_file)):
                 if file:
-                    load_pretrained(network, file)
+                    load_pretrained(network, file, strict=not settings.allow_partial)
         self.generator_ema = make_ema(self.generator) if config.ema_beta > 0 else None
 
         cache = load_image_folder(
@@ -308,10 +308,13 @@ class Trainer:
         rng = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        position = self.schedule.position(self.images_shown)
         return {
             "step": self.step,
             "images_shown": self.images_shown,
             "phase_index": self.phase_index,
+            "depth": position.depth,  # where the run stands, for generating from it
+            "alpha": position.alpha,
             "g_optimizer": self.g_optimizer.state_dict() if self.g_optimizer else None,
             "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer else None,
             "rng": rng,

@@ -1,0 +1,26 @@
+"""`archgan export`: a generator at one stage as an ONNX or TorchScript file."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..networks.export import export_generator
+from .generate import add_model_arguments, resolve_generator
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("export", help="write a generator at one stage as ONNX or TorchScript",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_model_arguments(parser)
+    parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="file format")
+    parser.add_argument("--out", type=Path, required=True, help="the file to write (.onnx, .pt)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    generator, depth, alpha = resolve_generator(args, "cpu")
+    path = export_generator(generator, args.out, args.format, depth, alpha)
+    size = generator.resolution(depth)
+    print(f"wrote {path}: {args.format}, latents [N, {generator.latent_size}] → images [N, "
+          f"{generator.spec.image_channels}, {size}, {size}]")
+    return 0

@@ -1,0 +1,51 @@
+"""A generator frozen at one stage, as a standalone model: ONNX (torch.onnx, the torch.export-based
+exporter; needs the `onnx` and `onnxscript` packages) or TorchScript. The exported model maps a batch
+of latents [N, latent] to images [N, C, R, R] in [-1, 1]-ish range, the batch size left free."""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ArchganError
+from .growable import Generator
+
+
+class FixedStage(nn.Module):
+    """G(z, depth, alpha) with depth and alpha fixed, so the graph has one input."""
+
+    def __init__(self, generator: Generator, depth: int, alpha: float):
+        super().__init__()
+        self.generator, self.depth, self.alpha = generator, depth, alpha
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, self.depth, self.alpha)
+
+
+class ExportError(ArchganError):
+    """The model cannot be written in the requested format; the message says why."""
+
+
+def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: str, depth: int, alpha: float = 1.0) -> Path:
+    """Write the generator at `depth` as `fmt` ('onnx' or 'torchscript') to `path`."""
+    model = FixedStage(generator.eval(), depth, alpha).eval()
+    example = torch.randn(2, generator.latent_size)
+    path = Path(path)
+    if fmt == "torchscript":
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the input-shape checks become constants
+            torch.jit.trace(model, example).save(str(path))
+        return path
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ExportError("ONNX export needs the onnx and onnxscript packages: pip install 'archgan[export]'") from None
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.onnx.export(model, (example,), dynamic_shapes={"z": {0: batch}}, input_names=["z"],
+                                output_names=["images"], dynamo=True, verbose=False)
+    program.save(str(path))
+    return path
