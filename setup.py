@@ -28,6 +28,7 @@ setup(
         "archgan.data",
         "archgan.training",
         "archgan.interop",
+        "archgan.metrics",
         "archgan.architectures",
         "archgan.schemas",
     ],
@@ -50,12 +51,15 @@ setup(
         "tqdm>=4.60",
         "tensorboard>=2.10",
         "matplotlib>=3.5",
+        "torchmetrics>=1.0",
+        "torch-fidelity>=0.3",
     ],
     extras_require={
         "export": ["onnx", "onnxscript"],
         # attn-gan-pytorch (with easydict, which it imports but does not declare): the numerical
         # equivalence tests against FAGAN's own package; onnxruntime checks ONNX exports
-        "test": ["pytest>=7", "pytest-xdist>=3", "attn-gan-pytorch", "easydict", "onnx", "onnxscript", "onnxruntime"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "attn-gan-pytorch", "easydict", "onnx", "onnxscript", "onnxruntime",
+                 "scipy"],
     },
     entry_points={"console_scripts": ["archgan=archgan.cli:main"]},
 )

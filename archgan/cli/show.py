@@ -3,10 +3,12 @@ Table 2 of the ProGAN paper, with totals."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..networks import build_network
 from ..networks.summary import summarize
 from ..spec import NetworkSpec
+from ..spec.diagram import draw
 from .common import add_spec_arguments, load_specs
 
 
@@ -14,12 +16,17 @@ def register(commands) -> None:
     parser = commands.add_parser("show", help="print the layers, output shapes and parameter counts of a network")
     add_spec_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the canonical JSON of the spec instead")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png",
+                        help="also draw the network(s) as they grow: stages, layer families, heads, fade-in")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for spec in load_specs(args.spec, args.role):
+    specs = load_specs(args.spec, args.role)
+    for spec in specs:
         print(spec.to_json() if args.json else render(spec))
+    if args.plot:
+        print(f"wrote {draw(specs, args.plot)}")
     return 0
 
 

@@ -20,7 +20,7 @@ from ..training.run import RunSettings
 from ..training.trainer import SetupError, Trainer, resume_checkpoint
 
 DEFAULT_ARCH = "pggan-small"
-RESUMABLE = {"max_images", "device", "num_workers", "resume"}
+RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights"}
 """The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
 
 
@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--data_percentage", type=float, default=100.0, help="percentage of the images to use")
     data.add_argument("--num_workers", type=int, default=4, help="threads decoding images into the cache")
     data.add_argument("--cache_dir", help="where decoded datasets are cached (default: ~/.cache/archgan/datasets)")
+    data.add_argument("--inception_weights", help="Inception-v3 weights file for FID/KID when the training file "
+                      "lists fid under metrics (or set ARCHGAN_INCEPTION_WEIGHTS)")
 
     schedule = parser.add_argument_group("overrides of the training file")
     schedule.add_argument("--loss_function", help="loss: wgan-gp, hinge, relativistic-hinge, lsgan, logistic")
@@ -152,6 +154,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         generator_file=args.generator_file,
         discriminator_file=args.discriminator_file,
         allow_partial=args.allow_partial,
+        inception_weights=args.inception_weights,
     )
 
 
@@ -168,7 +171,8 @@ def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
     if changed:
         raise SetupError(
             "--resume continues a run with its saved configuration, which these flags would change: "
-            f"{', '.join('--' + name for name in changed)} (only --max_images, --device and --num_workers may be given)"
+            f"{', '.join('--' + name for name in changed)} (only --max_images, --device, --num_workers and "
+            "--inception_weights may be given)"
         )
     checkpoint = resume_checkpoint(Path(args.resume))
     saved = RunSettings.load(checkpoint)
@@ -176,6 +180,8 @@ def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
                                "num_workers": args.num_workers}
     if args.max_images is not None:
         changes["max_images"] = args.max_images
+    if args.inception_weights is not None:
+        changes["inception_weights"] = args.inception_weights
     return replace(saved, **changes), checkpoint
 
 

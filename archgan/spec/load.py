@@ -108,7 +108,7 @@ def _document_from(parsed: ParsedFile, path: Path, role: Role | None, chain: tup
             f"this file describes a {declared}, but a {role} file is expected here",
             found=declared,
             allowed=role,
-            hint=f"pass the {declared} file to the {declared} option instead",
+            hint=f"pass it where a {declared} is expected (e.g. --{declared}_config)",
         )
     problems = schema_problems(data, network_validator(declared), parsed.locate)
     if problems:

@@ -73,7 +73,9 @@ def describe(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
         count = ""
         if schema.get("minItems") == schema.get("maxItems") and "minItems" in schema:
             count = f"{schema['minItems']} "
-        text = f"a list of {count}{describe(schema['items'], root).removeprefix('an ').removeprefix('a ')}s"
+        item = describe(schema["items"], root).removeprefix("an ").removeprefix("a ")
+        noun, _, rest = item.partition(" ")
+        text = f"a list of {count}{noun}s" + (f" {rest}" if rest else "")
     return " ".join([text, *bounds])
 
 

@@ -62,6 +62,10 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
     "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
     "log_every": Option(_POSITIVE_INT, "read the losses back from the device and log them every this many steps", 20),
+    "metrics": Option({"type": "array", "items": {"enum": ["swd", "msssim", "fid"]}, "uniqueItems": True},
+                      "quality measures computed at the end of every stage and of training (fid needs "
+                      "--inception_weights)", []),
+    "metrics_images": Option(_POSITIVE_INT, "real and generated images each metric compares", 2048),
 }
 
 
@@ -106,6 +110,8 @@ class TrainingConfig:
     samples_from_ema: bool
     mirror: bool
     log_every: int
+    metrics: list[str]
+    metrics_images: int
     description: str = ""
     source: str = field(default="<memory>", compare=False)
     locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)

@@ -21,7 +21,7 @@ class RunLog:
         plots.mkdir(parents=True, exist_ok=True)
         self.logs, self.plots = logs, plots
         self.tensorboard = SummaryWriter(str(logs))
-        self.metrics = logs / "metrics.jsonl"
+        self.metrics_file = logs / "metrics.jsonl"
         self._handler = logging.FileHandler(logs / "train.log")
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         log.addHandler(self._handler)
@@ -30,7 +30,15 @@ class RunLog:
         for name, value in values.items():
             self.tensorboard.add_scalar(name, value, images)
         record = {"step": step, "images": images, "time": time.time(), **values}
-        with open(self.metrics, "a") as handle:
+        with open(self.metrics_file, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def metrics(self, values: dict[str, float], step: int, images: int, resolution: int) -> None:
+        """Quality measures: TensorBoard under metrics/, and a metrics.jsonl line marked kind 'metrics'."""
+        for name, value in values.items():
+            self.tensorboard.add_scalar(f"metrics/{name}", value, images)
+        record = {"kind": "metrics", "step": step, "images": images, "resolution": resolution, "time": time.time(), **values}
+        with open(self.metrics_file, "a") as handle:
             handle.write(json.dumps(record) + "\n")
 
     def image(self, tag: str, grid: torch.Tensor, images: int) -> None:
@@ -38,13 +46,8 @@ class RunLog:
 
     def plot_losses(self) -> Path:
         """plots/losses.png: every loss term against images shown, stage changes marked."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        records = [json.loads(line) for line in self.metrics.read_text().splitlines()] if self.metrics.exists() else []
-        records = [r for r in records if "loss/D" in r]
+        plt = _pyplot()
+        records = [r for r in self._records() if "loss/D" in r]
         path = self.plots / "losses.png"
         figure, axis = plt.subplots(figsize=(9, 4.5))
         names = sorted({k for r in records for k in r if k.startswith("loss/")})
@@ -65,7 +68,46 @@ class RunLog:
         plt.close(figure)
         return path
 
+    def plot_metrics(self) -> Path | None:
+        """plots/metrics.png: SWD per level and the other measures at the end of each stage."""
+        records = [r for r in self._records() if r.get("kind") == "metrics"]
+        if not records:
+            return None
+        plt = _pyplot()
+        names = sorted({k for r in records for k in r if "/" in k or k in ("fid", "kid")})
+        figure, axes = plt.subplots(1, 2 if any(not n.startswith("swd") for n in names) else 1, figsize=(10, 4),
+                                    squeeze=False)
+        for name in names:
+            axis = axes[0][0] if name.startswith("swd") else axes[0][-1]
+            points = [(r["images"] / 1000, r[name]) for r in records if name in r]
+            axis.plot(*zip(*points), marker="o", label=name, linewidth=1)
+        for record in records:
+            axes[0][0].annotate(f"{record['resolution']}²", (record["images"] / 1000, 0), fontsize=7, color="grey",
+                                xycoords=("data", "axes fraction"))
+        axes[0][0].set_ylabel("SWD ×10³ (lower is closer)")
+        for axis in axes[0]:
+            axis.set_xlabel("thousands of real images shown")
+            axis.legend(fontsize=8)
+        figure.tight_layout()
+        path = self.plots / "metrics.png"
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        return path
+
+    def _records(self) -> list[dict]:
+        return [json.loads(line) for line in self.metrics_file.read_text().splitlines()] if self.metrics_file.exists() else []
+
     def close(self) -> None:
         self.tensorboard.close()
         log.removeHandler(self._handler)
         self._handler.close()
+
+
+def _pyplot():
+    """matplotlib's pyplot drawing to files only (no display is needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

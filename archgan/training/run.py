@@ -32,6 +32,7 @@ class RunSettings:
     generator_file: str | None = None
     discriminator_file: str | None = None
     allow_partial: bool = False
+    inception_weights: str | None = None
 
     def save(self, folder: Path) -> None:
         """run.json plus the canonical JSON of both specs and the training config."""

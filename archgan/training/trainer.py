@@ -21,6 +21,9 @@ from tqdm import tqdm
 from ..data import RealImages, load_image_folder
 from ..errors import ArchganError
 from ..losses import LossContext, build_loss
+from ..metrics import compute, generate_uint8, reals_uint8
+from ..metrics.fid import inception_weights
+from ..metrics.swd import SMALLEST_LEVEL as SWD_SMALLEST
 from ..networks import Discriminator, Generator
 from ..interop.pretrained import load_pretrained
 from ..networks.weights import load_weights, read_weights, save_weights
@@ -78,6 +81,9 @@ class Trainer:
         )
         self.skipped_images = cache.skipped
         images = _subset(cache.images, settings.data_percentage)
+        self.real_images = images  # uint8, for the metrics
+        if "fid" in config.metrics:
+            inception_weights(settings.inception_weights)  # a missing file stops the run before it starts
         self.data = RealImages(images, self.device, settings.seed, config.mirror)
         self.dataset_size = len(self.data)
         self.schedule = Schedule(config, self.resolutions, self._images_per_stage())
@@ -239,8 +245,10 @@ class Trainer:
         else:
             reason = "finished" if self.images_shown >= self.schedule.total_images else "max_images"
             self._samples(position, final=True)
+            self._measure(position)
         checkpoint = self._checkpoint(periodic=False)
         self.run_log.plot_losses()
+        self.run_log.plot_metrics()
         self.run_log.close()
         log.info("%s after %d steps and %s images; checkpoint %s", reason, self.step, f"{self.images_shown:,}", checkpoint)
         return RunResult(self.run_dir, reason, checkpoint, self.images_shown, self.step)
@@ -251,7 +259,29 @@ class Trainer:
     def _end_of_stage(self) -> None:
         position = self.schedule.position(self.images_shown - 1)
         self._samples(position)
+        self._measure(position)
         self.run_log.plot_losses()
+
+    def _measure(self, position: Position) -> None:
+        """The training file's metrics at this stage's resolution: the (averaged) generator's samples
+        against the cached real images. They draw from their own seeded generators, so measuring never
+        changes the training's random streams."""
+        config, resolution = self.settings.training, self.resolutions[position.phase.stage]
+        names = [n for n in config.metrics if n != "swd" or resolution >= SWD_SMALLEST]
+        if not names:
+            return
+        count = min(config.metrics_images, self.dataset_size)
+        network = self.generator_ema if self.generator_ema is not None else self.generator
+        was_training = network.training
+        network.eval()
+        fake = generate_uint8(network, count, position.depth, position.alpha, self.device, seed=self.settings.seed)
+        network.train(was_training)
+        real = reals_uint8(self.real_images, resolution, count, seed=self.settings.seed)
+        values = compute(names, real, fake, device=self.device, seed=self.settings.seed,
+                         inception_weights=self.settings.inception_weights)
+        self.run_log.metrics(values, self.step, self.images_shown, resolution)
+        log.info("metrics at %d×%d, %s images: %s", resolution, resolution, f"{self.images_shown:,}",
+                 ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
 
     def _log(self, position: Position, images_per_second: float) -> dict[str, float]:
         names = sorted(self._sums)

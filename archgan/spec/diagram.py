@@ -1,0 +1,115 @@
+"""A picture of a network as it grows: stages left to right, each a column of layer boxes coloured by
+family (attention and minibatch-stddev layers outlined), the to_rgb / from_rgb head of every stage
+beside it, and the fade-in drawn where a new stage blends with the one before."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..layers import layer_type
+from .model import NetworkSpec
+
+COLOURS = {
+    "conv": "#8ecae6",
+    "rgb": "#ffb703",
+    "norm": "#cdb4db",
+    "resample": "#d9d9d9",
+    "attention": "#fb8500",
+    "stddev": "#90be6d",
+    "regularization": "#f4acb7",
+    "activation": "#f1f1f1",
+}
+MARKED = {"attention", "stddev"}
+BOX_W, BOX_H, GAP_X, GAP_Y = 2.6, 0.42, 1.0, 0.12
+
+
+def _label(layer) -> str:
+    options = layer.to_dict()
+    text = layer_type(layer.type).label(options)
+    if "channels" in options and options["channels"]:
+        text += f" · {options['channels']}"
+    return text
+
+
+def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
+    """Draw one network from height `top` down; returns its height."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    generator = spec.role == "generator"
+    tallest = max(len(stage.layers) for stage in spec.stages)
+    head_y = top - (tallest + 1.6) * (BOX_H + GAP_Y) if generator else top
+    body_top = top if generator else top - 1.6 * (BOX_H + GAP_Y)
+    axis.text(-0.2, top + 0.55, f"{spec.role} '{spec.name}'", fontsize=11, weight="bold", ha="left")
+
+    def box(x: float, y: float, layer) -> None:
+        family = layer_type(layer.type).family
+        marked = family in MARKED
+        axis.add_patch(FancyBboxPatch((x, y - BOX_H), BOX_W, BOX_H, boxstyle="round,pad=0.02,rounding_size=0.06",
+                                      facecolor=COLOURS.get(family, "white"), edgecolor="black" if marked else "#555555",
+                                      linewidth=1.8 if marked else 0.6))
+        axis.text(x + BOX_W / 2, y - BOX_H / 2, ("★ " if marked else "") + _label(layer), ha="center", va="center",
+                  fontsize=6.5)
+
+    def arrow(start, end, style="-|>", dashed=False, colour="black") -> None:
+        axis.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=8, linewidth=0.8, color=colour,
+                                       linestyle="--" if dashed else "-"))
+
+    columns = []
+    for index, stage in enumerate(spec.stages):
+        x = index * (BOX_W + GAP_X)
+        axis.text(x + BOX_W / 2, body_top + 0.15, f"{stage.resolution}×{stage.resolution}", ha="center",
+                  fontsize=8, weight="bold")
+        y = body_top
+        for layer in stage.layers:
+            box(x, y, layer)
+            y -= BOX_H + GAP_Y
+        bottom = y + GAP_Y
+        head = [(x, head_y - i * (BOX_H + GAP_Y), layer) for i, layer in enumerate(stage.rgb)]
+        for hx, hy, layer in head:
+            box(hx, hy, layer)
+        columns.append((x, bottom, head))
+        if index:  # the main path from the stage before
+            previous_x, previous_bottom, _ = columns[index - 1]
+            arrow((previous_x + BOX_W, previous_bottom + BOX_H / 2), (x, body_top - BOX_H / 2))
+        if head:  # the head branch of this stage
+            start = (x + BOX_W / 2, bottom) if generator else (x + BOX_W / 2, head[-1][1] - BOX_H)
+            end = (x + BOX_W / 2, head[0][1]) if generator else (x + BOX_W / 2, body_top)
+            arrow(start, end, colour="#b07d00")
+        if index and head and columns[index - 1][2]:
+            # fade-in: the previous stage's head (upsampled for G, fed a downsampled image for D) blends in
+            y_mid = (head_y - len(head) * (BOX_H + GAP_Y)) if generator else head_y + 0.25
+            arrow((columns[index - 1][0] + BOX_W / 2, y_mid), (x + BOX_W / 2, y_mid), dashed=True, colour="#9d0208")
+            if index == 1:  # say once what the dashed arrows are
+                axis.text(x - GAP_X / 2 - BOX_W / 2, y_mid + 0.1,
+                          "fade-in: ×2 up, lerp(old, new, α)" if generator else "fade-in: image ↓2, lerp(old, new, α)",
+                          fontsize=6, color="#9d0208", ha="center")
+    height = (tallest + 3.2) * (BOX_H + GAP_Y) + 1.0
+    return height
+
+
+def draw(specs: Sequence[NetworkSpec], path: str | Path) -> Path:
+    """Save a diagram of one or more networks (e.g. a generator and its discriminator) to `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    widest = max(len(spec.stages) for spec in specs)
+    heights = [(max(len(s.layers) for s in spec.stages) + 3.2) * (BOX_H + GAP_Y) + 1.0 for spec in specs]
+    figure, axis = plt.subplots(figsize=(max(6.0, widest * 1.5 + 1), sum(heights) * 0.75 + 0.6))
+    top = 0.0
+    for spec in specs:
+        top -= _draw_network(axis, spec, top)
+    families = sorted({layer_type(layer.type).family for spec in specs for stage in spec.stages
+                       for layer in stage.layers + stage.rgb})
+    axis.legend(handles=[Patch(facecolor=COLOURS.get(f, "white"), edgecolor="black", label=f) for f in families],
+                loc="lower right", fontsize=7, ncol=min(4, len(families)), frameon=False)
+    axis.set_xlim(-0.3, widest * (BOX_W + GAP_X))
+    axis.set_ylim(top - 0.2, 1.0)
+    axis.axis("off")
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+    return path
