@@ -22,17 +22,33 @@ Terms = dict[str, torch.Tensor]
 @dataclass(frozen=True)
 class LossContext:
     """What a loss may need beyond the images: the resolution being trained (the official ProGAN
-    takes its gradient penalty at the final resolution), the step (lazy regularization) and the
-    random generator (penalty mixing factors, label noise) whose state checkpoints keep."""
+    takes its gradient penalty at the final resolution), the step (lazy regularization), the random
+    generator (penalty mixing factors, label noise) whose state checkpoints keep, and, with several
+    processes, this process's `rows` of the global batch of `batch` images."""
 
     resolution: int
     final_resolution: int
     step: int
     generator: torch.Generator | None = None
+    rows: torch.Tensor | None = None
+    batch: int | None = None
 
+    def uniform(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """Per-sample U[0, 1) draws: drawn for the global batch and cut to this process's rows, so that
+        any number of processes draws what one would."""
+        if self.rows is None:
+            return torch.rand(shape, device=like.device, dtype=like.dtype, generator=self.generator)
+        full = torch.rand((self.batch, *shape[1:]), device=like.device, dtype=like.dtype, generator=self.generator)
+        return full[self.rows.to(like.device)]
 
-def _uniform(shape: tuple[int, ...], like: torch.Tensor, context: LossContext) -> torch.Tensor:
-    return torch.rand(shape, device=like.device, dtype=like.dtype, generator=context.generator)
+    def batch_mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean over the global batch, differentiable across processes (relativistic losses compare
+        each sample with the mean of the whole batch)."""
+        if self.rows is None:
+            return values.mean()
+        from torch.distributed.nn.functional import all_reduce
+
+        return all_reduce(values.sum()) / self.batch
 
 
 def _input_gradient(d: Critic, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,7 +69,7 @@ class WassersteinGP:
 
     def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
         real_scores, fake_scores = d(real), d(fake)
-        mix = _uniform((real.shape[0], 1, 1, 1), real, context)
+        mix = context.uniform((real.shape[0], 1, 1, 1), real)
         _, gradient = _input_gradient(d, torch.lerp(real, fake, mix))
         norm = gradient.flatten(1).norm(dim=1)
         if self.full_resolution:
@@ -93,16 +109,16 @@ class RelativisticHinge:
         pass
 
     @staticmethod
-    def _differences(d: Critic, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _differences(d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
         real_scores, fake_scores = d(real), d(fake)
-        return real_scores - fake_scores.mean(), fake_scores - real_scores.mean()
+        return real_scores - context.batch_mean(fake_scores), fake_scores - context.batch_mean(real_scores)
 
     def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
-        real_vs_fake, fake_vs_real = self._differences(d, real, fake)
+        real_vs_fake, fake_vs_real = self._differences(d, real, fake, context)
         return {"loss": F.relu(1 - real_vs_fake).mean() + F.relu(1 + fake_vs_real).mean()}
 
     def generator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
-        real_vs_fake, fake_vs_real = self._differences(d, real, fake)
+        real_vs_fake, fake_vs_real = self._differences(d, real, fake, context)
         return {"loss": F.relu(1 + real_vs_fake).mean() + F.relu(1 - fake_vs_real).mean()}
 
 
@@ -118,8 +134,8 @@ class LeastSquares:
         real_scores, fake_scores = d(real), d(fake)
         real_target, fake_target = torch.ones_like(real_scores), torch.zeros_like(fake_scores)
         if self.noise:
-            real_target = real_target - self.noise * _uniform(real_scores.shape, real_scores, context)
-            fake_target = fake_target + self.noise * _uniform(fake_scores.shape, fake_scores, context)
+            real_target = real_target - self.noise * context.uniform(real_scores.shape, real_scores)
+            fake_target = fake_target + self.noise * context.uniform(fake_scores.shape, fake_scores)
         return {"loss": F.mse_loss(real_scores, real_target) + F.mse_loss(fake_scores, fake_target)}
 
     def generator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:

@@ -134,6 +134,8 @@ def test_start_from_pretrained_weights(image_folder, small16, tmp_path):
         (["--num_epochs", "-1"], "--num_epochs -1.0: must be above 0"),
         (["--generator_file", "missing.safetensors"], "missing.safetensors: no such weights file or folder"),
         (["--training_config", "nowhere.yaml"], "no such training file"),
+        pytest.param(["--gpus", "2"], "--gpus 2: this machine has 0 CUDA device(s)",
+                     marks=pytest.mark.skipif(torch.cuda.device_count() > 0, reason="checks the CPU-only refusal")),
     ],
 )
 def test_bad_flags_are_refused_clearly(flags, message, small16, image_folder, tmp_path, capsys):
@@ -161,6 +163,29 @@ def test_help_documents_every_flag_with_its_default(capsys):
                  "--discriminator_file", "--images_dir", "--run_dir", "--sample_dir", "--model_dir", "--loss_function",
                  "--latent_size", "--batch_size", "--g_lr", "--d_lr", "--num_epochs", "--kimg", "--feedback_factor",
                  "--checkpoint_factor", "--data_percentage", "--num_workers", "--resume", "--seed", "--device",
-                 "--max_images"):
+                 "--max_images", "--gpus", "--sync_bn", "--check_sync", "--allow_partial", "--inception_weights"):
         assert flag in text
     assert "(default: pggan-small)" in text and "(default: 4)" in text
+
+
+def test_allow_partial_starts_a_larger_model_from_a_smaller_one(small16, image_folder, tmp_path, capsys):
+    """A 32×32 pggan-small from a 16×16 run: refused as it is, loaded with --allow_partial."""
+    assert main(tiny_run(tmp_path / "small", image_folder, *small16, "--max_images", "16")) == 0
+    weights = list_checkpoints(tmp_path / "small" / "checkpoints")[-1] / "generator.safetensors"
+    larger = ["train", "--images_dir", str(image_folder), "--run_dir", str(tmp_path / "large"), "--kimg", "0.016",
+              "--batch_size", "16", "--max_images", "16", "--generator_file", str(weights)]
+    assert main(larger) == 1
+    assert "missing tensors (6)" in capsys.readouterr().err
+    assert main([*larger, "--allow_partial"]) == 0
+
+
+def test_fid_in_a_training_file_needs_the_inception_weights_before_training(small16, image_folder, tmp_path, write,
+                                                                          capsys, monkeypatch):
+    monkeypatch.delenv("ARCHGAN_INCEPTION_WEIGHTS", raising=False)
+    training = write("metrics: [fid]\nbatch_size: 8\n", "fid/training.yaml")
+    arguments = tiny_run(tmp_path / "run", image_folder, *small16, "--training_config", str(training))
+    assert main(arguments) == 1
+    assert "weights-inception-2015-12-05-6726825d.pth" in capsys.readouterr().err
+    assert main([*arguments, "--inception_weights", str(tmp_path / "missing.pth")]) == 1
+    assert "missing.pth does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoints").exists()

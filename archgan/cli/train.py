@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,11 +19,12 @@ from ..resources import builtin_architectures
 from ..spec import load_spec
 from ..spec.errors import did_you_mean
 from ..training.config import load_training_config
+from ..training.distributed import broadcast, init_from_environment
 from ..training.run import RunSettings
 from ..training.trainer import SetupError, Trainer, resume_checkpoint
 
 DEFAULT_ARCH = "pggan-small"
-RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights"}
+RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus"}
 """The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
 
 
@@ -75,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: a GPU when there is one)")
     run.add_argument("--max_images", type=int, help="stop once this many real images have been shown in total "
                      "(counting those before a resume)")
+
+    several = parser.add_argument_group("more than one GPU or machine (run under torchrun, or use --gpus)")
+    several.add_argument("--gpus", type=int, help="launch torchrun with this many processes on this machine, one per GPU")
+    several.add_argument("--sync_bn", action="store_true", help="synchronise batch norm statistics across GPUs")
+    several.add_argument("--check_sync", action="store_true",
+                         help="check after every step that all processes hold identical parameters (debugging)")
 
 
 def register(commands) -> None:
@@ -155,6 +165,8 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         discriminator_file=args.discriminator_file,
         allow_partial=args.allow_partial,
         inception_weights=args.inception_weights,
+        sync_bn=args.sync_bn,
+        check_sync=args.check_sync,
     )
 
 
@@ -192,21 +204,57 @@ class _TqdmHandler(logging.Handler):
         tqdm.write(self.format(record))
 
 
+def launch_torchrun(args: argparse.Namespace, argv: list[str]) -> int:
+    """`--gpus N`: the same command under torchrun, one process per GPU of this machine."""
+    available = torch.cuda.device_count()
+    if args.gpus > available:
+        raise SetupError(f"--gpus {args.gpus}: this machine has {available} CUDA device(s); for CPU processes run "
+                         f"torchrun yourself: torchrun --nproc_per_node=N train.py ...")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.gpus}",
+               "-m", "archgan", "train", *_without_gpus(argv)]
+    return subprocess.call(command)
+
+
+def _without_gpus(argv: list[str]) -> list[str]:
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--gpus":
+            skip = True
+        elif not word.startswith("--gpus="):
+            kept.append(word)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.gpus and args.gpus > 1 and "WORLD_SIZE" not in os.environ:
+        return launch_torchrun(args, sys.argv[sys.argv.index("train") + 1 :] if "train" in sys.argv else sys.argv[1:])
+    distribution, device = init_from_environment(_device(args.device))
+    args.device = device
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("archgan").addHandler(handler)
+    if distribution.is_main:  # one copy of the log, not one per process
+        logging.getLogger("archgan").addHandler(handler)
     logging.getLogger("archgan").setLevel(logging.INFO)
     try:
         if args.resume:
             settings, checkpoint = resumed_settings(args)
-            result = Trainer(settings, resume_from=checkpoint).run()
+            result = Trainer(settings, resume_from=checkpoint, distribution=distribution).run()
         else:
-            result = Trainer(settings_from_args(args)).run()
+            settings = settings_from_args(args)
+            settings = replace(settings, run_dir=broadcast(settings.run_dir, distribution),
+                               sample_dir=broadcast(settings.sample_dir, distribution),
+                               model_dir=broadcast(settings.model_dir, distribution))
+            result = Trainer(settings, distribution=distribution).run()
     finally:
         logging.getLogger("archgan").removeHandler(handler)
+        if distribution.enabled:
+            torch.distributed.destroy_process_group()
     if result.reason == "interrupted":
-        print(f"interrupted; continue with: python train.py --resume {result.run_dir}")
+        if distribution.is_main:
+            print(f"interrupted; continue with: python train.py --resume {result.run_dir}")
         return 130
-    print(f"run folder: {result.run_dir}")
+    if distribution.is_main:
+        print(f"run folder: {result.run_dir}")
     return 0

@@ -47,17 +47,22 @@ class RealImages:
             taken.append(part)
         return torch.cat(taken)
 
-    def next(self, batch_size: int, resolution: int, alpha: float) -> torch.Tensor:
-        """A batch in [-1, 1] at `resolution`, faded as stage weight `alpha` says."""
+    def next(self, batch_size: int, resolution: int, alpha: float, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """A batch in [-1, 1] at `resolution`, faded as stage weight `alpha` says. With several processes
+        `rows` picks this process's share of the global batch of `batch_size`: every process draws the
+        same indices and flips, so the shares add up to what one process would see."""
         indices = self._indices(batch_size)
+        flips = torch.rand(batch_size, device=self.device, generator=self.flip_generator) < 0.5 if self.mirror else None
+        if rows is not None:
+            indices = indices[rows]
+            flips = flips[rows.to(self.device)] if flips is not None else None
         if self.on_device:
             batch = self.images[indices.to(self.device)]
         else:
             batch = torch.from_numpy(self.images[indices.numpy()]).pin_memory().to(self.device, non_blocking=True)
         x = batch.float().mul_(2 / 255).sub_(1)
-        if self.mirror:
-            flip = torch.rand(batch_size, device=self.device, generator=self.flip_generator) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+        if flips is not None:
+            x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
         if resolution != self.resolution:
             x = F.avg_pool2d(x, self.resolution // resolution)
         if alpha < 1:

@@ -33,6 +33,8 @@ class RunSettings:
     discriminator_file: str | None = None
     allow_partial: bool = False
     inception_weights: str | None = None
+    sync_bn: bool = False  # synchronise batch norm across processes (GPUs)
+    check_sync: bool = False  # verify after every step that all processes hold the same parameters
 
     def save(self, folder: Path) -> None:
         """run.json plus the canonical JSON of both specs and the training config."""

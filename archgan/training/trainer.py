@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
@@ -27,6 +28,7 @@ from ..metrics.swd import SMALLEST_LEVEL as SWD_SMALLEST
 from ..networks import Discriminator, Generator
 from ..interop.pretrained import load_pretrained
 from ..networks.weights import load_weights, read_weights, save_weights
+from .distributed import Distribution, any_rank, barrier, check_in_sync, mean_over_ranks, shard_rows, wrap
 from .checkpoint import PERIODIC_MARK, STATE_FILE, latest_checkpoint, load_state, prune, save_state, write_checkpoint
 from .ema import ema_decay, make_ema, update_ema
 from .logging import RunLog
@@ -51,11 +53,13 @@ class RunResult:
 
 
 class Trainer:
-    def __init__(self, settings: RunSettings, resume_from: Path | None = None):
+    def __init__(self, settings: RunSettings, resume_from: Path | None = None,
+                 distribution: Distribution = Distribution()):
         self.settings = settings
+        self.dist = distribution
         config = settings.training
         self.device = torch.device(settings.device)
-        torch.manual_seed(settings.seed)
+        torch.manual_seed(settings.seed)  # the same initial weights in every process
         self.generator = Generator(settings.generator).to(self.device)
         self.discriminator = Discriminator(settings.discriminator).to(self.device)
         self.resolutions = settings.generator.resolutions
@@ -73,12 +77,22 @@ class Trainer:
             for network, file in ((self.generator, settings.generator_file), (self.discriminator, settings.discriminator_file)):
                 if file:
                     load_pretrained(network, file, strict=not settings.allow_partial)
+        if settings.sync_bn and distribution.enabled:
+            if self.device.type != "cuda":
+                raise SetupError("--sync_bn synchronises batch norm across GPUs; it needs CUDA devices")
+            self.generator = nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
+            self.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminator)
         self.generator_ema = make_ema(self.generator) if config.ema_beta > 0 else None
+        torch.manual_seed(settings.seed + distribution.rank)  # layer randomness (dropout) differs per process
 
+        if not distribution.is_main:
+            barrier(distribution)  # the main process decodes the folder into the cache first
         cache = load_image_folder(
             settings.images_dir, self.resolutions[-1], settings.generator.image_channels,
             Path(settings.cache_dir) if settings.cache_dir else None, settings.num_workers,
         )
+        if distribution.is_main:
+            barrier(distribution)
         self.skipped_images = cache.skipped
         images = _subset(cache.images, settings.data_percentage)
         self.real_images = images  # uint8, for the metrics
@@ -107,6 +121,8 @@ class Trainer:
         self._sums: dict[str, torch.Tensor] = {}
         self._sum_steps = 0
         self._stop_signal: int | None = None
+        self._stopping = False
+        self._trained: tuple[int, nn.Module, nn.Module] | None = None  # (phase, G, D) as trained this phase
         if resume_from is not None:
             self._restore(resume_from)
 
@@ -119,16 +135,23 @@ class Trainer:
             return round(self.settings.stage_epochs * self.dataset_size)
         return None
 
-    def _check_batch(self, stage: int, batch: int) -> None:
-        """A batch the minibatch-stddev groups cannot split is refused before training starts."""
+    def _stddev_group(self) -> int:
         spec = self.settings.discriminator
-        for layer in (layer for s in spec.stages for layer in s.layers if layer.type == "minibatch_stddev"):
-            group = min(layer.options["group_size"], batch)
-            if batch % group:
-                raise SetupError(
-                    f"batch size {batch} of the {self.resolutions[stage]}×{self.resolutions[stage]} stage cannot be "
-                    f"split into minibatch_stddev groups of {group}: use a multiple of {group}"
-                )
+        groups = [layer.options["group_size"] for s in spec.stages for layer in s.layers if layer.type == "minibatch_stddev"]
+        return max(groups, default=1)
+
+    def _check_batch(self, stage: int, batch: int) -> None:
+        """Batches the processes or the minibatch-stddev groups cannot split are refused before training."""
+        size = f"{self.resolutions[stage]}×{self.resolutions[stage]}"
+        world = self.dist.world_size
+        if batch % world:
+            raise SetupError(f"the global batch size {batch} of the {size} stage does not divide among {world} "
+                             f"processes: use a multiple of {world}")
+        group = min(self._stddev_group(), batch // world)
+        if (batch // world) % group:
+            raise SetupError(f"batch size {batch} of the {size} stage cannot be split into minibatch_stddev groups "
+                             f"of {group}" + (f" on each of {world} processes" if world > 1 else "")
+                             + f": use a multiple of {group * world}")
 
     def _make_optimizers(self, stage: int) -> None:
         config = self.settings.training
@@ -160,20 +183,30 @@ class Trainer:
             value = value.detach().float()
             self._sums[key] = self._sums[key] + value if key in self._sums else value
 
+    def _latents(self, batch: int, rows: torch.Tensor | None) -> torch.Tensor:
+        """This process's rows of a global batch of latents (every process draws the whole batch)."""
+        z = torch.randn(batch, self.generator.latent_size, device=self.device, generator=self.noise)
+        return z if rows is None else z[rows.to(self.device)]
+
     def _train_step(self, position: Position) -> int:
         """One generator step after n_critic discriminator steps; returns the real images used."""
         depth, alpha = position.depth, position.alpha
         stage = position.phase.stage
         resolution, batch = self.resolutions[stage], self.schedule.batch_sizes[stage]
-        context = LossContext(resolution, self.resolutions[-1], self.step, self.noise)
-        critic = lambda images: self.discriminator(images, depth, alpha)
-        latent_size = self.generator.latent_size
-
+        rows = shard_rows(batch, self.dist, self._stddev_group())
+        context = LossContext(resolution, self.resolutions[-1], self.step, self.noise, rows, batch)
         self.discriminator.requires_grad_(True)
+        if self._trained is None or self._trained[0] != position.phase.index:
+            fading = position.phase.fading
+            self._trained = (position.phase.index, wrap(self.generator, depth, fading, self.dist),
+                             wrap(self.discriminator, depth, fading, self.dist))
+        _, generator, discriminator = self._trained
+        critic = lambda images: discriminator(images, depth, alpha)
+
         for _ in range(self.settings.training.n_critic):
-            real = self.data.next(batch, resolution, alpha)
+            real = self.data.next(batch, resolution, alpha, rows)
             with torch.no_grad():
-                fake = self.generator(torch.randn(batch, latent_size, device=self.device, generator=self.noise), depth, alpha)
+                fake = self.generator(self._latents(batch, rows), depth, alpha)
             terms = self.loss.discriminator(critic, real, fake, context)
             self.d_optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
@@ -181,8 +214,9 @@ class Trainer:
             self._accumulate("D", terms)
         self.discriminator.requires_grad_(False)
 
-        fake = self.generator(torch.randn(batch, latent_size, device=self.device, generator=self.noise), depth, alpha)
-        terms = self.loss.generator(critic, real, fake, context)
+        # the generator step scores with D itself: D's parameters take no gradient here
+        fake = generator(self._latents(batch, rows), depth, alpha)
+        terms = self.loss.generator(lambda images: self.discriminator(images, depth, alpha), real, fake, context)
         self.g_optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         self.g_optimizer.step()
@@ -192,37 +226,40 @@ class Trainer:
             update_ema(self.generator_ema, self.generator, ema_decay(config.ema_beta, self.step, config.ema_warmup))
         self._sum_steps += 1
         self.step += 1
+        if self.settings.check_sync:
+            check_in_sync([self.generator, self.discriminator], self.device, self.dist, self.step)
         return batch * self.settings.training.n_critic
 
     # -------------------------------------------------------------------------------- the loop
 
     def run(self) -> RunResult:
-        settings = self.settings
+        settings, main = self.settings, self.dist.is_main
         end = self.schedule.total_images if settings.max_images is None else min(self.schedule.total_images, settings.max_images)
-        if self.step == 0:
+        if main:  # only the main process writes anything
             for folder in (self.run_dir, self.sample_dir, self.model_dir):
                 folder.mkdir(parents=True, exist_ok=True)
-        self.run_log = RunLog(self.run_dir / "logs", self.run_dir / "plots")
-        settings.save(self.run_dir / "logs")
-        if self.skipped_images:
-            log.warning("%d unreadable image files skipped: %s", len(self.skipped_images),
-                        "; ".join(f"{name} ({why})" for name, why in self.skipped_images))
-        log.info("training on %d images from %s, %s until %s images", self.dataset_size, settings.images_dir,
-                 self.device, f"{end:,}")
+            self.run_log = RunLog(self.run_dir / "logs", self.run_dir / "plots")
+            settings.save(self.run_dir / "logs")
+            if self.skipped_images:
+                log.warning("%d unreadable image files skipped: %s", len(self.skipped_images),
+                            "; ".join(f"{name} ({why})" for name, why in self.skipped_images))
+            processes = f" in {self.dist.world_size} processes" if self.dist.enabled else ""
+            log.info("training on %d images from %s, %s%s, until %s images", self.dataset_size, settings.images_dir,
+                     self.device, processes, f"{end:,}")
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        progress = tqdm(total=end, initial=self.images_shown, unit="img", unit_scale=True, disable=None,
-                        dynamic_ncols=True, smoothing=0.1)
+        progress = tqdm(total=end, initial=self.images_shown, unit="img", unit_scale=True,
+                        disable=None if main else True, dynamic_ncols=True, smoothing=0.1)
         clock, clock_images = time.perf_counter(), self.images_shown
         try:
-            while self.images_shown < end and self._stop_signal is None:
+            while self.images_shown < end and not self._stopping:
                 position = self.schedule.position(self.images_shown)
                 if position.phase.index != self.phase_index:
                     self._enter_phase(position)
                 before = self.images_shown
                 self.images_shown += self._train_step(position)
                 progress.update(self.images_shown - before)
-                phase_ends = self.images_shown >= min(position.phase.end, end)
-                if self.step % settings.training.log_every == 0 or phase_ends:
+                logging_step = self.step % settings.training.log_every == 0 or self.images_shown >= min(position.phase.end, end)
+                if logging_step:
                     elapsed = time.perf_counter() - clock
                     values = self._log(position, (self.images_shown - clock_images) / max(elapsed, 1e-9))
                     clock, clock_images = time.perf_counter(), self.images_shown
@@ -230,6 +267,8 @@ class Trainer:
                         f"{self.schedule.describe(position)} α={position.alpha:.2f} "
                         f"D={values['loss/D']:.3f} G={values['loss/G']:.3f} {values['speed/images_per_s']:.0f} img/s"
                     )
+                if logging_step or not self.dist.enabled:  # all processes stop at the same step
+                    self._stopping = any_rank(self._stop_signal is not None, self.device, self.dist)
                 if before // self.sample_interval != self.images_shown // self.sample_interval:
                     self._samples(position)
                 if before // self.checkpoint_interval != self.images_shown // self.checkpoint_interval:
@@ -239,17 +278,18 @@ class Trainer:
             for number, handler in handlers.items():
                 signal.signal(number, handler)
         position = self.schedule.position(self.images_shown)
-        if self._stop_signal is not None:
+        if self._stopping:
             reason = "interrupted"
-            log.info("stopped by signal %d at %s images", self._stop_signal, f"{self.images_shown:,}")
+            log.info("stopped by a signal at %s images", f"{self.images_shown:,}")
         else:
             reason = "finished" if self.images_shown >= self.schedule.total_images else "max_images"
             self._samples(position, final=True)
             self._measure(position)
         checkpoint = self._checkpoint(periodic=False)
-        self.run_log.plot_losses()
-        self.run_log.plot_metrics()
-        self.run_log.close()
+        if main:
+            self.run_log.plot_losses()
+            self.run_log.plot_metrics()
+            self.run_log.close()
         log.info("%s after %d steps and %s images; checkpoint %s", reason, self.step, f"{self.images_shown:,}", checkpoint)
         return RunResult(self.run_dir, reason, checkpoint, self.images_shown, self.step)
 
@@ -257,6 +297,8 @@ class Trainer:
         self._stop_signal = number  # the loop finishes its step, writes a checkpoint and returns
 
     def _end_of_stage(self) -> None:
+        if not self.dist.is_main:
+            return
         position = self.schedule.position(self.images_shown - 1)
         self._samples(position)
         self._measure(position)
@@ -268,7 +310,7 @@ class Trainer:
         changes the training's random streams."""
         config, resolution = self.settings.training, self.resolutions[position.phase.stage]
         names = [n for n in config.metrics if n != "swd" or resolution >= SWD_SMALLEST]
-        if not names:
+        if not names or not self.dist.is_main:
             return
         count = min(config.metrics_images, self.dataset_size)
         network = self.generator_ema if self.generator_ema is not None else self.generator
@@ -284,8 +326,9 @@ class Trainer:
                  ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
 
     def _log(self, position: Position, images_per_second: float) -> dict[str, float]:
+        """Losses averaged over the steps since the last log (and over the processes): the one host sync."""
         names = sorted(self._sums)
-        means = (torch.stack([self._sums[n] for n in names]) / self._sum_steps).tolist()  # the one host sync
+        means = mean_over_ranks(torch.stack([self._sums[n] for n in names]) / self._sum_steps, self.dist).tolist()
         self._sums, self._sum_steps = {}, 0
         values = dict(zip(names, means))
         values |= {
@@ -296,13 +339,16 @@ class Trainer:
             "lr/G": self.g_optimizer.param_groups[0]["lr"],
             "lr/D": self.d_optimizer.param_groups[0]["lr"],
         }
-        self.run_log.scalars(values | {"resolution": values["schedule/resolution"]}, self.step, self.images_shown)
+        if self.dist.is_main:
+            self.run_log.scalars(values | {"resolution": values["schedule/resolution"]}, self.step, self.images_shown)
         return values
 
     @torch.no_grad()
-    def _samples(self, position: Position, final: bool = False) -> Path:
+    def _samples(self, position: Position, final: bool = False) -> None:
         """A grid from the fixed latents (the averaged generator when configured), named by stage,
         phase and images shown."""
+        if not self.dist.is_main:
+            return
         ema = self.generator_ema is not None and self.settings.training.samples_from_ema
         network = self.generator_ema if ema else self.generator
         was_training = network.training
@@ -315,11 +361,14 @@ class Trainer:
         path = self.sample_dir / f"{name}.png"
         save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
         self.run_log.image("samples", make_grid(images, nrow=8, normalize=True, value_range=(-1, 1)), self.images_shown)
-        return path
 
     # ------------------------------------------------------------------------------ checkpoints
 
     def _checkpoint(self, periodic: bool) -> Path:
+        """Written by the main process; the others return where it is."""
+        if not self.dist.is_main:
+            return self.model_dir / f"step-{self.step:09d}"
+
         def write(folder: Path) -> None:
             save_weights(self.generator, folder / "generator.safetensors")
             save_weights(self.discriminator, folder / "discriminator.safetensors")
