@@ -69,24 +69,27 @@ class RunLog:
         return path
 
     def plot_metrics(self) -> Path | None:
-        """plots/metrics.png: SWD per level and the other measures at the end of each stage."""
+        """plots/metrics.png: SWD per level (left) and the other measures (right) at the end of each stage."""
         records = [r for r in self._records() if r.get("kind") == "metrics"]
         if not records:
             return None
         plt = _pyplot()
         names = sorted({k for r in records for k in r if "/" in k or k in ("fid", "kid")})
-        figure, axes = plt.subplots(1, 2 if any(not n.startswith("swd") for n in names) else 1, figsize=(10, 4),
-                                    squeeze=False)
-        for name in names:
-            axis = axes[0][0] if name.startswith("swd") else axes[0][-1]
-            points = [(r["images"] / 1000, r[name]) for r in records if name in r]
-            axis.plot(*zip(*points), marker="o", label=name, linewidth=1)
-        for record in records:
-            axes[0][0].annotate(f"{record['resolution']}²", (record["images"] / 1000, 0), fontsize=7, color="grey",
-                                xycoords=("data", "axes fraction"))
-        axes[0][0].set_ylabel("SWD ×10³ (lower is closer)")
-        for axis in axes[0]:
+        panels = [[n for n in names if n.startswith("swd")], [n for n in names if not n.startswith("swd")]]
+        panels = [panel for panel in panels if panel]
+        figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+        right = max(r["images"] for r in records) / 1000 * 1.05
+        for axis, panel in zip(axes[0], panels):
+            for name in panel:
+                points = [(r["images"] / 1000, r[name]) for r in records if name in r]
+                axis.plot(*zip(*points), marker="o", label=name, linewidth=1)
+            for record in records:  # the end of each stage
+                axis.axvline(record["images"] / 1000, color="grey", linewidth=0.5, linestyle=":")
+                axis.text(record["images"] / 1000, 1.01, f"{record['resolution']}²", fontsize=7, color="grey",
+                          ha="center", transform=axis.get_xaxis_transform())
+            axis.set_xlim(0, right)
             axis.set_xlabel("thousands of real images shown")
+            axis.set_ylabel("SWD ×10³ (lower is closer)" if panel[0].startswith("swd") else "value")
             axis.legend(fontsize=8)
         figure.tight_layout()
         path = self.plots / "metrics.png"
