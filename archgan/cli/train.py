@@ -24,7 +24,8 @@ from ..training.run import RunSettings
 from ..training.trainer import SetupError, Trainer, resume_checkpoint
 
 DEFAULT_ARCH = "pggan-small"
-RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus"}
+RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "amp", "channels_last",
+             "tf32", "cudnn_benchmark"}
 """The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
 
 
@@ -80,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--max_images", type=int, help="stop once this many real images have been shown in total "
                      "(counting those before a resume)")
 
+    speed = parser.add_argument_group("speed (each on by default on a GPU, off on the CPU)")
+    for name, text in (("amp", "bf16 autocast of the forward passes (losses and penalties stay float32)"),
+                       ("channels_last", "NHWC memory layout for convolutions"),
+                       ("tf32", "TF32 tensor cores for float32 matmuls and convolutions"),
+                       ("cudnn_benchmark", "let cuDNN time and pick convolution algorithms")):
+        speed.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
+
     several = parser.add_argument_group("more than one GPU or machine (run under torchrun, or use --gpus)")
     several.add_argument("--gpus", type=int, help="launch torchrun with this many processes on this machine, one per GPU")
     several.add_argument("--sync_bn", action="store_true", help="synchronise batch norm statistics across GPUs")
@@ -121,9 +129,19 @@ def _check_positive(args: argparse.Namespace) -> None:
             raise SetupError(f"--{name} {value}: must be {allowed}")
 
 
+SPEED_OPTIONS = ("amp", "channels_last", "tf32", "cudnn_benchmark")
+
+
+def speed_options(args: argparse.Namespace, device: str) -> dict[str, bool]:
+    """Each speed option as given, else on for a CUDA device and off otherwise."""
+    on_gpu = device.startswith("cuda")
+    return {name: on_gpu if getattr(args, name) is None else getattr(args, name) for name in SPEED_OPTIONS}
+
+
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     """Resolve the flags of a new run into RunSettings (the specs and training file loaded and checked)."""
     _check_positive(args)
+    device = _device(args.device)
     if args.arch not in builtin_architectures():
         hint = did_you_mean(args.arch, builtin_architectures())
         raise SetupError(f"--arch {args.arch}: no such built-in architecture; choose one of "
@@ -152,7 +170,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         sample_dir=str(args.sample_dir or run_dir / "samples"),
         model_dir=str(args.model_dir or run_dir / "checkpoints"),
         seed=args.seed,
-        device=_device(args.device),
+        device=device,
         max_images=args.max_images,
         stage_kimg=args.kimg,
         stage_epochs=args.num_epochs,
@@ -167,6 +185,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         inception_weights=args.inception_weights,
         sync_bn=args.sync_bn,
         check_sync=args.check_sync,
+        **speed_options(args, device),
     )
 
 
@@ -183,8 +202,8 @@ def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
     if changed:
         raise SetupError(
             "--resume continues a run with its saved configuration, which these flags would change: "
-            f"{', '.join('--' + name for name in changed)} (only --max_images, --device, --num_workers and "
-            "--inception_weights may be given)"
+            f"{', '.join('--' + name for name in changed)} (only --max_images, --device, --num_workers, "
+            "--inception_weights and the speed options may be given)"
         )
     checkpoint = resume_checkpoint(Path(args.resume))
     saved = RunSettings.load(checkpoint)
@@ -194,6 +213,8 @@ def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
         changes["max_images"] = args.max_images
     if args.inception_weights is not None:
         changes["inception_weights"] = args.inception_weights
+    changes |= {name: value for name, value in speed_options(args, changes["device"]).items()
+                if getattr(args, name) is not None or saved.device != changes["device"]}
     return replace(saved, **changes), checkpoint
 
 

@@ -35,6 +35,11 @@ class RunSettings:
     inception_weights: str | None = None
     sync_bn: bool = False  # synchronise batch norm across processes (GPUs)
     check_sync: bool = False  # verify after every step that all processes hold the same parameters
+    # speed options, on by default on a GPU (see `archgan train --help`)
+    amp: bool = False  # bf16 autocast of the forward passes; losses and penalties stay float32
+    channels_last: bool = False  # NHWC memory layout for convolutions
+    tf32: bool = False  # TF32 tensor cores for float32 matmuls and convolutions
+    cudnn_benchmark: bool = False  # let cuDNN pick the fastest convolution algorithms
 
     def save(self, folder: Path) -> None:
         """run.json plus the canonical JSON of both specs and the training config."""

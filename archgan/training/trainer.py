@@ -82,6 +82,12 @@ class Trainer:
                 raise SetupError("--sync_bn synchronises batch norm across GPUs; it needs CUDA devices")
             self.generator = nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
             self.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminator)
+        if settings.channels_last:
+            self.generator = self.generator.to(memory_format=torch.channels_last)
+            self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
+        if settings.tf32:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = settings.cudnn_benchmark
         self.generator_ema = make_ema(self.generator) if config.ema_beta > 0 else None
         torch.manual_seed(settings.seed + distribution.rank)  # layer randomness (dropout) differs per process
 
@@ -183,6 +189,10 @@ class Trainer:
             value = value.detach().float()
             self._sums[key] = self._sums[key] + value if key in self._sums else value
 
+    def _autocast(self) -> torch.autocast:
+        """bf16 forward passes with --amp (the gradient penalty's norm and every loss stay float32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.settings.amp)
+
     def _latents(self, batch: int, rows: torch.Tensor | None) -> torch.Tensor:
         """This process's rows of a global batch of latents (every process draws the whole batch)."""
         z = torch.randn(batch, self.generator.latent_size, device=self.device, generator=self.noise)
@@ -201,13 +211,16 @@ class Trainer:
             self._trained = (position.phase.index, wrap(self.generator, depth, fading, self.dist),
                              wrap(self.discriminator, depth, fading, self.dist))
         _, generator, discriminator = self._trained
-        critic = lambda images: discriminator(images, depth, alpha)
+        critic = lambda images: discriminator(images, depth, alpha).float()  # scores and losses in float32
 
         for _ in range(self.settings.training.n_critic):
             real = self.data.next(batch, resolution, alpha, rows)
-            with torch.no_grad():
-                fake = self.generator(self._latents(batch, rows), depth, alpha)
-            terms = self.loss.discriminator(critic, real, fake, context)
+            if self.settings.channels_last:
+                real = real.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                with torch.no_grad():
+                    fake = self.generator(self._latents(batch, rows), depth, alpha).float()
+                terms = self.loss.discriminator(critic, real, fake, context)
             self.d_optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             self.d_optimizer.step()
@@ -215,8 +228,10 @@ class Trainer:
         self.discriminator.requires_grad_(False)
 
         # the generator step scores with D itself: D's parameters take no gradient here
-        fake = generator(self._latents(batch, rows), depth, alpha)
-        terms = self.loss.generator(lambda images: self.discriminator(images, depth, alpha), real, fake, context)
+        with self._autocast():
+            fake = generator(self._latents(batch, rows), depth, alpha).float()
+            terms = self.loss.generator(lambda images: self.discriminator(images, depth, alpha).float(), real, fake,
+                                        context)
         self.g_optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         self.g_optimizer.step()
