@@ -88,9 +88,6 @@ class WassersteinGP:
 class Hinge:
     """Hinge loss (Lim & Ye 2017; SAGAN): D: relu(1 − D(real)) + relu(1 + D(fake)); G: −D(fake)."""
 
-    def __init__(self, options: Mapping[str, Any]):
-        pass
-
     def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
         return {"loss": F.relu(1 - d(real)).mean() + F.relu(1 + d(fake)).mean()}
 
@@ -104,9 +101,6 @@ class RelativisticHinge:
     D: mean relu(1 − r) + mean relu(1 + f); G: mean relu(1 + r) + mean relu(1 − f).
     D is evaluated once per batch here; attn_gan_pytorch calls it twice per batch, which differs only
     when D is stochastic (dropout) or updates state per call (its spectral-norm power iteration)."""
-
-    def __init__(self, options: Mapping[str, Any]):
-        pass
 
     @staticmethod
     def _differences(d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,8 +188,8 @@ LOSSES: dict[str, LossType] = {
                 ),
             },
         ),
-        LossType("hinge", Hinge.__doc__.split("\n")[0], Hinge),
-        LossType("relativistic-hinge", RelativisticHinge.__doc__.split("\n")[0], RelativisticHinge),
+        LossType("hinge", Hinge.__doc__.split("\n")[0], lambda options: Hinge()),
+        LossType("relativistic-hinge", RelativisticHinge.__doc__.split("\n")[0], lambda options: RelativisticHinge()),
         LossType(
             "lsgan",
             LeastSquares.__doc__.split("\n")[0],

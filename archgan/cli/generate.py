@@ -13,7 +13,7 @@ from torchvision.utils import make_grid, save_image
 from ..loading import load_generator, load_run
 from ..networks import Generator
 from ..training.trainer import SetupError
-from .train import _device
+from .train import resolve_device
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             raise SetupError(f"--{name} {getattr(args, name)}: must be at least 1")
     if args.interpolate is not None and args.interpolate < 2:
         raise SetupError(f"--interpolate {args.interpolate}: a walk needs at least 2 latents")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     generator, depth, alpha = resolve_generator(args, device)
     args.out.mkdir(parents=True, exist_ok=True)
     generator_seed = torch.Generator().manual_seed(args.seed)

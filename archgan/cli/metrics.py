@@ -11,7 +11,7 @@ from ..data import load_image_folder
 from ..loading import load_run
 from ..metrics import compute, format_table, generate_uint8, parse_metric_names, reals_uint8
 from ..training.trainer import SetupError
-from .train import _device
+from .train import resolve_device
 
 
 def register(commands) -> None:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     names = parse_metric_names(args.metrics)
     if args.num < 2:
         raise SetupError(f"--num {args.num}: must be at least 2")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     loaded = load_run(args.checkpoint, device)
     generator = loaded.generator_ema if args.ema and loaded.generator_ema is not None else loaded.generator
     depth, alpha = loaded.depth, loaded.alpha

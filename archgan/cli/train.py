@@ -27,6 +27,12 @@ DEFAULT_ARCH = "pggan-small"
 RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "amp", "channels_last",
              "tf32", "cudnn_benchmark"}
 """The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
+SPEED_OPTIONS = {
+    "amp": "bf16 autocast of the forward passes (losses and penalties stay float32)",
+    "channels_last": "NHWC memory layout for convolutions",
+    "tf32": "TF32 tensor cores for float32 matmuls and convolutions",
+    "cudnn_benchmark": "let cuDNN time and pick convolution algorithms",
+}
 
 
 def _per_stage_int(text: str) -> int | list[int]:
@@ -82,10 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "(counting those before a resume)")
 
     speed = parser.add_argument_group("speed (each on by default on a GPU, off on the CPU)")
-    for name, text in (("amp", "bf16 autocast of the forward passes (losses and penalties stay float32)"),
-                       ("channels_last", "NHWC memory layout for convolutions"),
-                       ("tf32", "TF32 tensor cores for float32 matmuls and convolutions"),
-                       ("cudnn_benchmark", "let cuDNN time and pick convolution algorithms")):
+    for name, text in SPEED_OPTIONS.items():
         speed.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
 
     several = parser.add_argument_group("more than one GPU or machine (run under torchrun, or use --gpus)")
@@ -104,7 +107,8 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def _device(name: str) -> str:
+def resolve_device(name: str) -> str:
+    """'auto' as a GPU when there is one; a named device checked to exist."""
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -129,9 +133,6 @@ def _check_positive(args: argparse.Namespace) -> None:
             raise SetupError(f"--{name} {value}: must be {allowed}")
 
 
-SPEED_OPTIONS = ("amp", "channels_last", "tf32", "cudnn_benchmark")
-
-
 def speed_options(args: argparse.Namespace, device: str) -> dict[str, bool]:
     """Each speed option as given, else on for a CUDA device and off otherwise."""
     on_gpu = device.startswith("cuda")
@@ -141,7 +142,7 @@ def speed_options(args: argparse.Namespace, device: str) -> dict[str, bool]:
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     """Resolve the flags of a new run into RunSettings (the specs and training file loaded and checked)."""
     _check_positive(args)
-    device = _device(args.device)
+    device = resolve_device(args.device)
     if args.arch not in builtin_architectures():
         hint = did_you_mean(args.arch, builtin_architectures())
         raise SetupError(f"--arch {args.arch}: no such built-in architecture; choose one of "
@@ -207,7 +208,7 @@ def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
         )
     checkpoint = resume_checkpoint(Path(args.resume))
     saved = RunSettings.load(checkpoint)
-    changes: dict[str, Any] = {"device": _device(saved.device if args.device == "auto" else args.device),
+    changes: dict[str, Any] = {"device": resolve_device(saved.device if args.device == "auto" else args.device),
                                "num_workers": args.num_workers}
     if args.max_images is not None:
         changes["max_images"] = args.max_images
@@ -251,7 +252,7 @@ def _without_gpus(argv: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.gpus and args.gpus > 1 and "WORLD_SIZE" not in os.environ:
         return launch_torchrun(args, sys.argv[sys.argv.index("train") + 1 :] if "train" in sys.argv else sys.argv[1:])
-    distribution, device = init_from_environment(_device(args.device))
+    distribution, device = init_from_environment(resolve_device(args.device))
     args.device = device
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
