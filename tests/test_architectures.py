@@ -166,3 +166,9 @@ def test_fagan_and_fagan_progressive_train(image_folder, tmp_path):
            "--batch_size", "4")
     samples = {p.name.split("-")[0] for p in (tmp_path / "progressive" / "samples").glob("*.png")}
     assert samples == {"4x4", "8x8", "16x16", "32x32", "64x64"}
+
+
+def test_pro_gan_pytorch_totals_at_depth_10():
+    """The counts pro-gan-pth 3.4's Generator(depth=10) and Discriminator(depth=10) report."""
+    assert sum(p.numel() for p in build_network(load_spec("pro_gan_pytorch", "generator")).parameters()) == 27_793_275
+    assert sum(p.numel() for p in build_network(load_spec("pro_gan_pytorch", "discriminator")).parameters()) == 27_801_889
