@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from archgan.data import DatasetError, RealImages, bundled_emoji_dir, load_image_folder
+from archgan.cli import main
 from archgan.data import folder as folder_module
 
 
@@ -45,7 +46,7 @@ def test_cache_is_reused_and_keyed_by_contents(image_folder, monkeypatch):
     assert load_image_folder(image_folder, 16, 3).path != first.path  # new contents
 
 
-def test_corrupt_files_are_named_and_skipped(image_folder, caplog):
+def test_corrupt_files_are_named_and_skipped(image_folder):
     good = (image_folder / "group0" / "image000.png").read_bytes()
     (image_folder / "truncated.jpg").write_bytes((image_folder / "group1" / "image001.jpg").read_bytes()[:200])
     (image_folder / "empty.png").write_bytes(b"")
@@ -55,7 +56,22 @@ def test_corrupt_files_are_named_and_skipped(image_folder, caplog):
     assert len(cache.images) == 40
     assert {name for name, _ in cache.skipped} == {"truncated.jpg", "empty.png", "notes.png", "half.png"}
     assert all(why for _, why in cache.skipped)
-    assert "skipped" in caplog.text and "notes.png" in caplog.text
+
+
+def test_prepare_fills_the_cache_training_reads_and_names_broken_files(image_folder, tmp_path, capsys, monkeypatch):
+    (image_folder / "notes.png").write_text("this is not an image")
+    grid = tmp_path / "grid.png"
+    assert main(["prepare", str(image_folder), "--grid", str(grid), "--resolution", "16", "--count", "9"]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("40 images at 32×32, 3 channel(s), for 'pggan-small'")
+    assert f"{image_folder / 'notes.png'}: UnidentifiedImageError" in report
+    with Image.open(grid) as picture:  # 8 columns, 2 rows of 16×16 images with 2-pixel padding
+        assert picture.size == (2 + 8 * 18, 2 + 2 * 18)
+    monkeypatch.setattr(folder_module, "_decode", lambda *_: pytest.fail("decoded again"))
+    prepared = load_image_folder(image_folder, 32, 3)  # what the trainer loads at 32×32: already in the cache
+    assert str(prepared.path) in report and len(prepared.images) == 40
+    assert main(["prepare", str(image_folder), "--grid", str(grid), "--resolution", "24"]) == 1
+    assert "--resolution 24: must divide the cache's 32×32" in capsys.readouterr().err
 
 
 def test_empty_and_unusable_folders_are_errors(tmp_path):

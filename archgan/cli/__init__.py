@@ -6,9 +6,9 @@ import sys
 from typing import Sequence
 
 from ..errors import ArchganError
-from . import convert, docs, export, generate, metrics, new, schemas, show, train, validate
+from . import convert, docs, export, generate, metrics, new, prepare, schemas, show, train, validate
 
-COMMANDS = (train, generate, metrics, export, new, show, validate, convert, schemas, docs)
+COMMANDS = (train, prepare, generate, metrics, export, new, show, validate, convert, schemas, docs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,8 +2,8 @@
 
 A folder (flat or nested) of jpg/png/webp/bmp files is converted to the network's channels,
 center-cropped to a square and resized once; the result is kept as a .npy file keyed by the folder's
-contents and the resolution, so later runs start at once. Unreadable files are counted, named and
-skipped; a folder with no images is an error before any training starts.
+contents and the resolution, so later runs start at once. Unreadable files are skipped and returned
+with the reason, for the caller to report; a folder with no images is an error before any training starts.
 """
 from __future__ import annotations
 
@@ -75,8 +75,6 @@ def load_image_folder(
         decoded = list(pool.map(lambda p: _decode(p, resolution, mode), files))
     kept = [(r, image) for r, image in zip(relative, decoded) if isinstance(image, np.ndarray)]
     skipped = [(r, image) for r, image in zip(relative, decoded) if isinstance(image, str)]
-    for name, why in skipped:
-        log.warning("skipped %s: %s", folder / name, why)
     if not kept:
         raise DatasetError(f"{folder}: none of the {len(files)} image files could be read (e.g. {skipped[0][0]}: {skipped[0][1]})")
     images = np.stack([image for _, image in kept])
