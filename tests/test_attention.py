@@ -94,7 +94,7 @@ def test_attention_supports_the_double_backward_of_gradient_penalties():
 def attn_gan(request):
     """The package itself (a test dependency). Its get_config calls yaml.load without a Loader,
     which PyYAML 6 refuses: the shim gives it the safe loader, inside this test only."""
-    package = pytest.importorskip("attn_gan_pytorch", reason="attn-gan-pytorch could not be installed from PyPI")
+    pytest.importorskip("attn_gan_pytorch", reason="attn-gan-pytorch could not be installed from PyPI")
     pytest.importorskip("easydict", reason="easydict (needed by attn_gan_pytorch) could not be installed")
     import yaml
 

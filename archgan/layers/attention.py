@@ -10,7 +10,7 @@ from torch import nn
 
 from .activations import activation_option, build_activation
 from .conv import POSITIVE_INT, NON_NEGATIVE_INT, SQRT2, conv_output_size, make_conv
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, register
+from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
 
 
 def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
@@ -23,10 +23,12 @@ def _plain_conv_options(bias: bool, spectral: bool) -> Options:
     return {"bias": bias, "activation": {"type": "linear"}, "equalized_lr": False, "gain": SQRT2, "spectral_norm": spectral}
 
 
-def _map(shape: Shape, layer: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ShapeError(f"{layer} needs a feature map as input, but receives a vector of {shape[0]} features")
-    return shape  # type: ignore[return-value]
+def _attention_input(shape: Shape, layer: str, options: Options) -> tuple[int, int, int]:
+    """The input's (channels, height, width), once it is known to be a map wide enough to squeeze."""
+    channels, height, width = feature_map(shape, layer)
+    if channels // options["squeeze_factor"] < 1:
+        raise ShapeError(f"squeeze_factor {options['squeeze_factor']} leaves no query/key channels of {channels}")
+    return channels, height, width
 
 
 # ------------------------------------------------------------------------------- self_attention
@@ -63,9 +65,7 @@ class SelfAttention(nn.Module):
 
 
 def _self_attention_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    channels, height, width = _map(shape, "self_attention")
-    if channels // options["squeeze_factor"] < 1:
-        raise ShapeError(f"squeeze_factor {options['squeeze_factor']} leaves no query/key channels of {channels}")
+    channels, height, width = _attention_input(shape, "self_attention", options)
     if channels // options["value_squeeze_factor"] != channels and not options["output_projection"]:
         raise ShapeError("value channels differ from the input channels: set output_projection: true")
     if options["pool"] and (height % 2 or width % 2):
@@ -121,7 +121,6 @@ class FullAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         value = self.value(x)
-        batch, _, height, width = value.shape
         out = attend(self.query(x).flatten(2), self.key(x).flatten(2), value.flatten(2)).reshape(value.shape)
         residual = self.residual(x)
         if self.batchnorm is not None:
@@ -130,9 +129,7 @@ class FullAttention(nn.Module):
 
 
 def _full_attention_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    channels, height, width = _map(shape, "full_attention")
-    if channels // options["squeeze_factor"] < 1:
-        raise ShapeError(f"squeeze_factor {options['squeeze_factor']} leaves no query/key channels of {channels}")
+    channels, height, width = _attention_input(shape, "full_attention", options)
     size = [conv_output_size(s, options["kernel"], options["stride"], options["padding"], options["transpose"])
             for s in (height, width)]
     if min(size) < 1:

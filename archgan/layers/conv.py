@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .activations import activation_option, build_activation
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, register
+from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
 
 SQRT2 = math.sqrt(2.0)
 
@@ -119,15 +119,6 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, transpos
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _feature_map(shape: Shape, layer: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ShapeError(
-            f"{layer} needs a feature map (channels×height×width) as input, but receives a vector of "
-            f"{shape[0]} features; give the dense layer before it a `reshape: [height, width]`"
-        )
-    return shape  # type: ignore[return-value]
-
-
 def _padding(options: Options) -> int:
     padding, kernel = options["padding"], options["kernel"]
     if padding == "same":
@@ -141,7 +132,7 @@ def _padding(options: Options) -> int:
 
 
 def _conv_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    _, height, width = _feature_map(shape, options["type"])
+    _, height, width = feature_map(shape, options["type"])
     kernel, stride, padding = options["kernel"], options.get("stride", 1), _padding(options)
     out = [conv_output_size(size, kernel, stride, padding, transpose=False) for size in (height, width)]
     if min(out) < 1:
@@ -228,7 +219,7 @@ register(
 
 
 def _conv_transpose_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    _, height, width = _feature_map(shape, "conv_transpose")
+    _, height, width = feature_map(shape, "conv_transpose")
     kernel, stride, padding = options["kernel"], options["stride"], options["padding"]
     out = [conv_output_size(size, kernel, stride, padding, True, options["output_padding"]) for size in (height, width)]
     if options["output_padding"] >= stride:

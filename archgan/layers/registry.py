@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
-from ..options import REQUIRED, Option, options_schema
+from ..options import Option, options_schema
 
 Shape = tuple[int, ...]
 """A sample's shape without the batch dimension: (C, H, W) for feature maps, (F,) for vectors."""
@@ -22,6 +22,16 @@ Options = Mapping[str, Any]
 
 class ShapeError(ValueError):
     """A layer cannot take the input it is given; the message says why in the user's terms."""
+
+
+def feature_map(shape: Shape, layer: str) -> tuple[int, int, int]:
+    """The (channels, height, width) of an input that must be a map, not a vector."""
+    if len(shape) != 3:
+        raise ShapeError(
+            f"{layer} needs a feature map (channels×height×width) as input, but receives a vector of "
+            f"{shape[0]} features; give the dense layer before it a `reshape: [height, width]`"
+        )
+    return shape  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

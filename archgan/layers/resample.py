@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, register
+from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
 
 FACTOR = Option({"type": "integer", "minimum": 2}, "scale factor", 2)
 
@@ -37,19 +37,13 @@ class Downsample(nn.Module):
         return f"factor={self.factor}"
 
 
-def _map_shape(shape: Shape, layer: str) -> tuple[int, int, int]:
-    if len(shape) != 3:
-        raise ShapeError(f"{layer} needs a feature map as input, but receives a vector of {shape[0]} features")
-    return shape  # type: ignore[return-value]
-
-
 def _upsample_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    channels, height, width = _map_shape(shape, "upsample")
+    channels, height, width = feature_map(shape, "upsample")
     return (channels, height * options["factor"], width * options["factor"])
 
 
 def _downsample_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    channels, height, width = _map_shape(shape, "downsample")
+    channels, height, width = feature_map(shape, "downsample")
     factor = options["factor"]
     if height % factor or width % factor:
         raise ShapeError(f"a {height}×{width} map cannot be averaged in {factor}×{factor} blocks")

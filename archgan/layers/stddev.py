@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, register
+from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
 
 
 class MinibatchStddev(nn.Module):
@@ -42,9 +42,7 @@ class MinibatchStddev(nn.Module):
 
 
 def _stddev_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    if len(shape) != 3:
-        raise ShapeError("minibatch_stddev needs a feature map as input, but receives a vector")
-    channels, height, width = shape
+    channels, height, width = feature_map(shape, "minibatch_stddev")
     if channels % options["num_features"]:
         raise ShapeError(f"num_features ({options['num_features']}) must divide the {channels} input channels")
     return (channels + options["num_features"], height, width)
