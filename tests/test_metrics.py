@@ -137,6 +137,25 @@ def test_fid_without_weights_fails_fast_and_says_what_to_get(monkeypatch, tmp_pa
         fid_kid(images, images, tmp_path / "nowhere.pth")
 
 
+class _Planted:
+    """Unpickling this runs a command: what a hostile weights file does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_fid_weights_that_would_run_code_are_refused_unopened(tmp_path):
+    marker, hostile = tmp_path / "ran", tmp_path / "weights-inception-2015-12-05-6726825d.pth"
+    torch.save({"fc.weight": torch.zeros(1), "payload": _Planted(marker)}, hostile)
+    images = torch.zeros(4, 3, 16, 16, dtype=torch.uint8)
+    with pytest.raises(InceptionWeightsError, match="not a plain state dict"):
+        fid_kid(images, images, hostile)
+    assert not marker.exists()
+
+
 @pytest.fixture
 def inception_file(tmp_path, monkeypatch):
     """A weights file in the format torch-fidelity reads, with random weights (nothing is downloaded):

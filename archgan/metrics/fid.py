@@ -1,10 +1,9 @@
 """FID and KID through torch-fidelity, with the Inception-v3 weights from a file the user names:
-nothing here downloads anything. The file is checked with torch.load(weights_only=True) (a copy we
-own, so it cannot change in between) before torch-fidelity reads it."""
+nothing here downloads anything. The file is read with torch.load(weights_only=True), and torch-fidelity
+(which unpickles without that guard) gets only a copy of its tensors written by us."""
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -55,14 +54,14 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, weights: str | os.PathLike[s
 
     source = inception_weights(weights)
     with tempfile.TemporaryDirectory() as folder:
-        private = Path(folder) / WEIGHTS_FILE
-        shutil.copyfile(source, private)
         try:
-            state = torch.load(private, map_location="cpu", weights_only=True)
+            state = torch.load(source, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - torch raises many kinds for unsafe or broken files
             raise InceptionWeightsError(f"{source}: not a plain state dict ({type(error).__name__}: {error})") from None
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise InceptionWeightsError(f"{source}: not a plain state dict of tensors")
+        private = Path(folder) / WEIGHTS_FILE  # torch-fidelity unpickles freely: give it only tensors we wrote
+        torch.save(state, private)
         result = torch_fidelity.calculate_metrics(
             input1=_Images(fake), input2=_Images(real), fid=True, kid=True, verbose=False,
             cuda=torch.device(device).type == "cuda", batch_size=batch, kid_subset_size=min(1000, len(real), len(fake)),
