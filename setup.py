@@ -1,7 +1,7 @@
 """Packaging for archgan: the library, the `archgan` command, and the built-in specs as package data."""
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -19,19 +19,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=[
-        "archgan",
-        "archgan.spec",
-        "archgan.layers",
-        "archgan.networks",
-        "archgan.cli",
-        "archgan.data",
-        "archgan.training",
-        "archgan.interop",
-        "archgan.metrics",
-        "archgan.architectures",
-        "archgan.schemas",
-    ],
+    packages=find_packages(include=["archgan", "archgan.*"]) + ["archgan.architectures", "archgan.schemas"],
     # architectures/ and schemas/ live at the top of the repository for users to read,
     # and are installed inside the package so that a built-in can be named from anywhere.
     package_dir={"archgan.architectures": "architectures", "archgan.schemas": "schemas"},

@@ -1,6 +1,31 @@
-"""The base of every error archgan reports to a user: the CLI prints these as one clear message
-(no traceback) and exits with status 1."""
+"""Every error archgan reports to a user, in one place. The CLI prints these as one clear message (no
+traceback) and exits with status 1. Problems inside a spec or training file are `SpecError`s
+(archgan/spec/errors.py), which carry the file, JSON path and line of each problem."""
 
 
 class ArchganError(Exception):
     """A problem with the user's input (a file, a flag, a folder), described in the message."""
+
+
+class SetupError(ArchganError, ValueError):
+    """The run cannot start as configured (flags, files that do not fit together); the message says what to change."""
+
+
+class WeightsError(ArchganError, ValueError):
+    """Weights that do not fit a network; the message lists every missing, unexpected and misshapen tensor."""
+
+
+class DatasetError(ArchganError, ValueError):
+    """The image folder cannot be used; the message says why and what to do."""
+
+
+class MetricError(ArchganError):
+    """A metric cannot be computed as asked."""
+
+
+class InceptionWeightsError(MetricError):
+    """FID/KID need an Inception weights file that is missing or unusable."""
+
+
+class ExportError(ArchganError):
+    """The model cannot be written in the requested format; the message says why."""

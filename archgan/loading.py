@@ -8,14 +8,15 @@ from pathlib import Path
 
 import torch
 
+from .errors import WeightsError
 from .interop import pro_gan
 from .interop.pretrained import load_pretrained, weights_file
 from .networks import Discriminator, Generator, build_network
-from .networks.weights import WeightsError, read_torch_file, read_weights
+from .networks.weights import read_torch_file, read_weights
 from .spec import NetworkSpec, Role, load_spec, load_spec_text
-from .training.checkpoint import STATE_FILE, load_state
-from .training.run import RunSettings
-from .training.trainer import resume_checkpoint
+from .training.checkpoint import load_state
+from .training.files import NETWORK_FILES, STATE_FILE
+from .training.run import RunSettings, resume_checkpoint
 
 PathLike = str | os.PathLike[str]
 
@@ -46,7 +47,7 @@ def _load(role: Role, config, weights, depth, ema: bool, strict: bool, device) -
     if path is not None:
         load_pretrained(network, path, strict=strict, ema=ema)
     if depth is not None:
-        network.default_depth = network._check_depth(depth)
+        network.default_depth = network.check_depth(depth)
     return network.to(device).eval()
 
 
@@ -89,12 +90,13 @@ def load_run(run_dir: PathLike, device: str | torch.device = "cpu") -> LoadedRun
     path = Path(run_dir)
     checkpoint = path if (path / STATE_FILE).is_file() else resume_checkpoint(path)
     settings = RunSettings.load(checkpoint)
+    specs = {"generator": settings.generator, "discriminator": settings.discriminator,
+             "generator_ema": settings.generator}
     networks = {}
-    for name, spec in (("generator", settings.generator), ("discriminator", settings.discriminator),
-                       ("generator_ema", settings.generator)):
-        if (checkpoint / f"{name}.safetensors").is_file():
-            network = build_network(spec)
-            load_pretrained(network, checkpoint / f"{name}.safetensors")
+    for name, file in NETWORK_FILES.items():
+        if (checkpoint / file).is_file():
+            network = build_network(specs[name])
+            load_pretrained(network, checkpoint / file)
             networks[name] = network.to(device).eval()
     state = load_state(checkpoint / STATE_FILE)
     return LoadedRun(networks["generator"], networks["discriminator"], networks.get("generator_ema"), settings,

@@ -28,3 +28,8 @@ def builtin_architectures() -> list[str]:
     """Names of the built-in architectures: the folders of architectures/ holding a generator.yaml."""
     root = architectures_dir()
     return sorted(p.parent.name for p in root.glob("*/generator.yaml")) if root.is_dir() else []
+
+
+def bundled_emoji_dir() -> Path:
+    """The default training set: 3,916 Noto Color Emoji at 64×64 (see archgan/data/emoji/README.md)."""
+    return Path(__file__).resolve().parent / "data" / "emoji" / "images"

@@ -3,8 +3,8 @@
 
 For each resolution: real images per second through one discriminator step, one generator step and the
 generator-average update, at fade-in (alpha 0.5), with the data already on the device; for archgan's
-trainer (its own `_train_step`, speed options as `train.py` sets them) and for the peer on the same
-architecture, loss and batch size:
+trainer (its public `Trainer.train_step`, speed options as `train.py` sets them) and for the peer on the
+same architecture, loss and batch size:
 
 - pro_gan_pytorch (pip pro-gan-pth 3.4, WGAN-GP) against architectures/pro_gan_pytorch;
 - attn_gan_pytorch (FAGAN's fagan_1 networks, relativistic hinge) against architectures/fagan.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import io
 import json
 import platform
@@ -41,10 +40,11 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from archgan.losses import normalize_loss  # noqa: E402
 from archgan.spec import load_spec_text  # noqa: E402
 from archgan.training.config import load_training_config  # noqa: E402
 from archgan.training.run import RunSettings  # noqa: E402
-from archgan.training.schedule import Phase, Position  # noqa: E402
+from archgan.training.speed import backend_flags  # noqa: E402
 from archgan.training.trainer import Trainer  # noqa: E402
 
 PROGAN_BATCH = {4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 16}
@@ -108,20 +108,15 @@ def our_trainer(architecture: str, max_resolution: int, training: dict, batches:
 
 
 def our_step(trainer: Trainer, stage: int):
-    trainer._make_optimizers(stage)
-    fading = stage > 0
-    position = Position(Phase(stage, stage, fading, 0, 1), 0.5 if fading else 1.0)
-    return lambda: trainer._train_step(position)
+    """One training step at `stage`, fading in at alpha 0.5 (stable for the first stage)."""
+    position = trainer.plan.position_in(stage, 0.5 if stage else 1.0)
+    return lambda: trainer.train_step(position)
 
 
 def achieved_tflops(trainer: Trainer, stage: int, seconds_per_step: float) -> float:
     """Model FLOPs of a step without the penalty (the hinge loss: same networks, no double backward)."""
-    plain = copy.copy(trainer)
-    plain.settings = replace(trainer.settings, training=replace(trainer.settings.training, loss={"type": "hinge"}))
-    from archgan.losses import build_loss
-
-    plain.loss = build_loss({"type": "hinge"})
-    plain._trained = None
+    settings = trainer.settings
+    plain = Trainer(replace(settings, training=replace(settings.training, loss=normalize_loss("hinge"))))
     step = our_step(plain, stage)
     with FlopCounterMode(display=False) as counter:
         step()
@@ -238,7 +233,7 @@ def main() -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
     print(f"# {name}, torch {torch.__version__}, speed options: amp={args.amp} channels_last={args.channels_last} "
           f"tf32={args.tf32} cudnn_benchmark={args.cudnn_benchmark}")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, backend_flags(args.tf32, args.cudnn_benchmark):
         (Path(folder) / "progan" / "images").mkdir(parents=True)
         progan = progan_rows(args, device, Path(folder) / "progan")
         print(table("pro_gan_pytorch architecture, WGAN-GP, alpha 0.5", "pro_gan_pytorch", progan))

@@ -10,9 +10,9 @@ import torch
 
 from archgan.cli import main
 from archgan.networks import build_network
-from archgan.networks.summary import summarize
+from archgan.spec.summary import summarize
 from archgan.spec import SpecError, load_spec
-from archgan.training.checkpoint import list_checkpoints
+from archgan.training.files import list_checkpoints
 
 FAGAN = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "fagan_1"
 
@@ -43,7 +43,7 @@ def test_apgan_has_its_attention_block_at_128_in_both_networks(capsys):
         stage = text[text.index("stage 128×128"):].split("stage total")[0]
         assert "self_attention" in stage and shape in stage
     for role in ("generator", "discriminator"):
-        stages = summarize(build_network(load_spec("apgan", role)))
+        stages = summarize(load_spec("apgan", role))
         assert [s.resolution for s in stages if any(r.layer == "self_attention" for r in s.rows)] == [128]
 
 

@@ -7,8 +7,8 @@ import torch
 from archgan.networks import build_network
 from archgan.networks.weights import WeightsError, load_weights, read_weights, save_weights
 from archgan.spec import load_spec, load_spec_text
-from archgan.training.checkpoint import (PERIODIC_MARK, STATE_FILE, latest_checkpoint, list_checkpoints, load_state,
-                                         prune, save_state, write_checkpoint)
+from archgan.training.checkpoint import load_state, prune, save_state, write_checkpoint
+from archgan.training.files import PERIODIC_MARK, STATE_FILE, latest_checkpoint, list_checkpoints
 
 
 def test_optimizer_and_rng_state_round_trip_without_pickle(tmp_path):

@@ -7,7 +7,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from archgan.data import DatasetError, RealImages, bundled_emoji_dir, load_image_folder
+from archgan.data.folder import load_image_folder
+from archgan.data.stream import RealImages
+from archgan.errors import DatasetError
+from archgan.resources import bundled_emoji_dir
 from archgan.cli import main
 from archgan.data import folder as folder_module
 

@@ -12,7 +12,8 @@ import torch
 from safetensors.torch import load_file
 
 from archgan.cli import main
-from archgan.training.checkpoint import list_checkpoints, load_state
+from archgan.training.checkpoint import load_state
+from archgan.training.files import list_checkpoints
 from archgan.training.distributed import Distribution, shard_rows
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from archgan.losses import LOSSES, LossContext, build_loss, normalize_loss
+from archgan.losses import LOSSES, build_loss, normalize_loss
+from archgan.losses.objectives import LossContext
 
 REAL = torch.tensor([0.5, 2.0, -1.0]).view(3, 1, 1, 1)
 FAKE = torch.tensor([-2.0, 0.0, 0.5]).view(3, 1, 1, 1)
@@ -18,7 +19,7 @@ def scores(images: torch.Tensor) -> torch.Tensor:
 
 
 def context(**kwargs) -> LossContext:
-    values = dict(resolution=16, final_resolution=16, step=0, generator=torch.Generator().manual_seed(7)) | kwargs
+    values = dict(resolution=16, final_resolution=16, generator=torch.Generator().manual_seed(7)) | kwargs
     return LossContext(**values)
 
 
@@ -55,15 +56,21 @@ def test_lsgan_label_noise_draws_targets_from_the_context_generator():
     assert got.item() == pytest.approx(expected.item())
 
 
-def test_logistic_with_lazy_r1():
+def test_logistic_with_r1_every_step_and_lazily():
     softplus = lambda x: math.log1p(math.exp(x))
     plain = sum(softplus(f) for f in (-2.0, 0.0, 0.5)) / 3 + sum(softplus(-r) for r in (0.5, 2.0, -1.0)) / 3
     triple = lambda images: 3 * scores(images)
-    terms = loss("logistic", r1_gamma=2.0, r1_interval=4).discriminator(scores, REAL, FAKE, context(step=8))
-    assert terms["r1"].item() == pytest.approx(2.0 / 2 * 1.0 * 4)  # ‖∇‖² = 1, scaled by the interval
-    assert terms["loss"].item() == pytest.approx(plain + 4.0)
-    skipped = loss("logistic", r1_gamma=2.0, r1_interval=4).discriminator(scores, REAL, FAKE, context(step=9))
-    assert "r1" not in skipped and skipped["loss"].item() == pytest.approx(plain)
+    every_step = loss("logistic", r1_gamma=2.0)
+    terms = every_step.discriminator(scores, REAL, FAKE, context())
+    assert every_step.regularizers == ()
+    assert terms["r1"].item() == pytest.approx(2.0 / 2 * 1.0)  # ‖∇‖² = 1
+    assert terms["loss"].item() == pytest.approx(plain + 1.0)
+    lazy = loss("logistic", r1_gamma=2.0, r1_interval=4)
+    terms = lazy.discriminator(scores, REAL, FAKE, context())
+    assert "r1" not in terms and terms["loss"].item() == pytest.approx(plain)  # R1 is a phase of its own
+    (r1,) = lazy.regularizers
+    assert (r1.name, r1.interval) == ("r1", 4)
+    assert r1.penalty(triple, REAL, context()).item() == pytest.approx(2.0 / 2 * 9)  # the phase scales it by 4
     r1 = loss("logistic", r1_gamma=1.0).discriminator(triple, REAL, FAKE, context())["r1"]
     assert r1.item() == pytest.approx(1.0 / 2 * 9)
     assert loss("logistic").generator(scores, REAL, FAKE, context())["loss"].item() == pytest.approx(

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from archgan.cli import main
-from archgan.data import bundled_emoji_dir, load_image_folder
-from archgan.metrics import compute, reals_uint8
+from archgan.data.folder import load_image_folder
+from archgan.metrics.measure import compute, reals_uint8
+from archgan.resources import bundled_emoji_dir
 from archgan.metrics.fid import InceptionWeightsError, fid_kid
 from archgan.metrics.ms_ssim import ms_ssim_pairs
 from archgan.metrics.swd import (descriptors, laplacian_pyramid, levels_for, normalize, random_directions,

@@ -14,7 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from archgan.training.checkpoint import list_checkpoints, load_state
+from archgan.training.checkpoint import load_state
+from archgan.training.files import list_checkpoints
 
 REPO = Path(__file__).resolve().parent.parent
 TOTAL_IMAGES = 288

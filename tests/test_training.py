@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from archgan.cli import main
-from archgan.training.checkpoint import list_checkpoints, load_state
+from archgan.training.checkpoint import load_state
+from archgan.training.files import list_checkpoints
 
 LOSSES = ["wgan-gp", "hinge", "relativistic-hinge", "lsgan", "logistic"]
 

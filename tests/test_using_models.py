@@ -16,7 +16,7 @@ from archgan.cli import main
 from archgan.networks import build_network
 from archgan.networks.weights import save_weights
 from archgan.spec import load_spec
-from archgan.training.checkpoint import list_checkpoints
+from archgan.training.files import list_checkpoints
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import SetupError
+
 from ..resources import builtin_architectures
 from ..spec import NetworkSpec, load_spec
 from ..spec.load import ROLES
@@ -19,3 +21,18 @@ def load_specs(source: str, role: str | None = None) -> list[NetworkSpec]:
 def add_spec_arguments(parser) -> None:
     parser.add_argument("spec", help="an architecture file (.yaml, .json) or a built-in name such as pggan")
     parser.add_argument("--role", choices=ROLES, help="with a built-in name: show only this network")
+
+
+def resolve_device(name: str) -> str:
+    """'auto' as a GPU when there is one; a named device checked to exist."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SetupError(f"--device {name}: not a device name; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SetupError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    return name

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..networks.export import export_generator
 from .generate import add_model_arguments, resolve_generator
 
 
@@ -18,6 +17,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..networks.export import export_generator
+
     generator, depth, alpha = resolve_generator(args, "cpu")
     path = export_generator(generator, args.out, args.format, depth, alpha)
     size = generator.resolution(depth)

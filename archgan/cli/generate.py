@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from PIL import Image
-from torchvision.utils import make_grid, save_image
+from ..errors import SetupError
+from .common import resolve_device
 
-from ..loading import load_generator, load_run
-from ..networks import Generator
-from ..training.trainer import SetupError
-from .train import resolve_device
+if TYPE_CHECKING:
+    from ..networks import Generator
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +34,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_generator(args: argparse.Namespace, device: str) -> tuple[Generator, int, float]:
     """The generator and the depth and alpha to run it at."""
+    from ..loading import load_generator, load_run
+
     if args.checkpoint and (args.generator_config or args.generator_file):
         raise SetupError("give either --checkpoint or --generator_config/--generator_file, not both")
     if args.checkpoint:
@@ -81,31 +81,13 @@ def register(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation, which keeps Gaussian latents at their typical norm along the way."""
-    a_unit, b_unit = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
-    omega = torch.acos((a_unit * b_unit).sum(-1, keepdim=True).clamp(-1, 1))
-    sin = torch.sin(omega)
-    linear = (1 - t) * a + t * b
-    spherical = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin.clamp_min(1e-8)
-    return torch.where(sin.abs() < 1e-6, linear, spherical)
-
-
-def walk(points: torch.Tensor, frames: int) -> torch.Tensor:
-    """Latents visiting every point in turn and returning to the first, `frames` steps per leg."""
-    t = torch.arange(frames, dtype=points.dtype).view(-1, 1) / frames
-    legs = [slerp(points[i].expand(frames, -1), points[(i + 1) % len(points)].expand(frames, -1), t)
-            for i in range(len(points))]
-    return torch.cat(legs)
-
-
-@torch.no_grad()
-def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float, batch_size: int, device) -> torch.Tensor:
-    chunks = [generator(chunk.to(device), depth, alpha).clamp(-1, 1).cpu() for chunk in latents.split(batch_size)]
-    return (torch.cat(chunks) + 1) / 2  # [0, 1]
-
-
 def run(args: argparse.Namespace) -> int:
+    import torch
+    from PIL import Image
+    from torchvision.utils import make_grid, save_image
+
+    from ..sampling import render, walk
+
     for name in ("num", "batch_size", "frames"):
         if getattr(args, name) < 1:
             raise SetupError(f"--{name} {getattr(args, name)}: must be at least 1")

@@ -7,11 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from ..data import load_image_folder
-from ..loading import load_run
-from ..metrics import compute, format_table, generate_uint8, parse_metric_names, reals_uint8
-from ..training.trainer import SetupError
-from .train import resolve_device
+from ..errors import SetupError
+from ..metrics import METRICS, parse_metric_names
+from .common import resolve_device
 
 
 def register(commands) -> None:
@@ -19,7 +17,7 @@ def register(commands) -> None:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a run folder (its newest checkpoint) or a checkpoint folder")
     parser.add_argument("--images_dir", help="the real images (default: the run's training images)")
-    parser.add_argument("--metrics", default="swd,msssim", help="comma-separated: swd, msssim, fid")
+    parser.add_argument("--metrics", default="swd,msssim", help=f"comma-separated: {', '.join(METRICS)}")
     parser.add_argument("--num", type=int, default=16384, help="real and generated images compared (at most the folder's)")
     parser.add_argument("--resolution", type=int, help="stage to measure (default: the one the run reached)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True, help="the averaged generator")
@@ -30,6 +28,10 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data.folder import load_image_folder
+    from ..loading import load_run
+    from ..metrics.measure import compute, format_table, generate_uint8, reals_uint8
+
     names = parse_metric_names(args.metrics)
     if args.num < 2:
         raise SetupError(f"--num {args.num}: must be at least 2")

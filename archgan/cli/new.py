@@ -10,7 +10,7 @@ from pathlib import Path
 from ..resources import architectures_dir, builtin_architectures, schemas_dir
 from ..spec import load_spec
 from ..spec.errors import did_you_mean
-from ..training.trainer import SetupError
+from ..errors import SetupError
 
 FILES = ("generator.yaml", "discriminator.yaml", "training.yaml")
 

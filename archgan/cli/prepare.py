@@ -9,12 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-from torchvision.utils import save_image
-
-from ..data import load_image_folder
+from ..errors import SetupError
 from ..spec import load_spec
-from ..training.trainer import SetupError
 
 
 def register(commands) -> None:
@@ -34,6 +30,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data.folder import load_image_folder
+
     generator = load_spec(args.generator_config or args.arch, "generator")
     top, channels = generator.resolutions[-1], generator.image_channels
     if args.num_workers < 1 or args.count < 1:
@@ -53,9 +51,14 @@ def run(args: argparse.Namespace) -> int:
 
 def save_grid(images, path: str, resolution: int, count: int, seed: int) -> None:
     """A sorted random pick of the cached uint8 images, average-pooled to `resolution` as in training."""
+    import torch
+    from torchvision.utils import save_image
+
+    from ..networks.fade import downsample_real_images
+
     top = images.shape[-1]
     if resolution > top or top % resolution:
         raise SetupError(f"--resolution {resolution}: must divide the cache's {top}×{top}")
     pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
     batch = torch.from_numpy(images[pick.sort().values.numpy()]).float() / 255
-    save_image(torch.nn.functional.avg_pool2d(batch, top // resolution), path, nrow=8, padding=2)
+    save_image(downsample_real_images(batch, top // resolution), path, nrow=8, padding=2)

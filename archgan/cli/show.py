@@ -1,14 +1,12 @@
 """`archgan show SPEC`: a table per stage (layer, activation, output shape, parameters), like
-Table 2 of the ProGAN paper, with totals."""
+Table 2 of the ProGAN paper, with totals; counted from the spec alone (no torch, no network built)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ..networks import build_network
-from ..networks.summary import summarize
 from ..spec import NetworkSpec
-from ..spec.diagram import draw
+from ..spec.summary import growing_head_parameters, summarize
 from .common import add_spec_arguments, load_specs
 
 
@@ -26,13 +24,14 @@ def run(args: argparse.Namespace) -> int:
     for spec in specs:
         print(spec.to_json() if args.json else render(spec))
     if args.plot:
+        from ..spec.diagram import draw
+
         print(f"wrote {draw(specs, args.plot)}")
     return 0
 
 
 def render(spec: NetworkSpec) -> str:
-    network = build_network(spec)
-    stages = summarize(network)
+    stages = summarize(spec)
     first, last = spec.resolutions[0], spec.resolutions[-1]
     lines = [
         f"{spec.role} '{spec.name}' ({spec.source})",
@@ -49,13 +48,10 @@ def render(spec: NetworkSpec) -> str:
             lines.append(f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}")
         lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
     total = sum(stage.parameters for stage in stages)
-    final_head = stages[-1] if spec.role == "generator" else stages[0]
-    fading_heads = sum(
-        row.parameters or 0 for stage in stages if stage is not final_head for row in stage.rows if row.head
-    )
+    growing_heads = growing_head_parameters(spec, stages)
     head = "to_rgb" if spec.role == "generator" else "from_rgb"
     lines += ["", f"total trainable parameters: {total:,}"]
-    if fading_heads:
-        lines.append(f"  of which {fading_heads:,} in the ({head}) heads of the lower stages, used while growing: "
-                     f"{total - fading_heads:,} without them (as the paper's table counts)")
+    if growing_heads:
+        lines.append(f"  of which {growing_heads:,} in the ({head}) heads of the lower stages, used while growing: "
+                     f"{total - growing_heads:,} without them (as the paper's table counts)")
     return "\n".join(lines)

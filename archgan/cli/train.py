@@ -2,37 +2,34 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
-import torch
-from tqdm import tqdm
-
-from ..data import bundled_emoji_dir
-from ..resources import builtin_architectures
+from ..errors import SetupError
+from ..losses import LOSSES
+from ..resources import builtin_architectures, bundled_emoji_dir
 from ..spec import load_spec
 from ..spec.errors import did_you_mean
 from ..training.config import load_training_config
-from ..training.distributed import broadcast, init_from_environment
-from ..training.run import RunSettings
-from ..training.trainer import SetupError, Trainer, resume_checkpoint
+from ..training.run import RunSettings, resume_checkpoint
+from ..training.speed import SPEED_OPTIONS
+from .common import resolve_device
+
+if TYPE_CHECKING:
+    from ..training.trainer import Trainer
 
 DEFAULT_ARCH = "pggan-small"
 RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "amp", "channels_last",
              "tf32", "cudnn_benchmark"}
 """The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
-SPEED_OPTIONS = {
-    "amp": "bf16 autocast of the forward passes (losses and penalties stay float32)",
-    "channels_last": "NHWC memory layout for convolutions",
-    "tf32": "TF32 tensor cores for float32 matmuls and convolutions",
-    "cudnn_benchmark": "let cuDNN time and pick convolution algorithms",
-}
 
 
 def _per_stage_int(text: str) -> int | list[int]:
@@ -64,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "lists fid under metrics (or set ARCHGAN_INCEPTION_WEIGHTS)")
 
     schedule = parser.add_argument_group("overrides of the training file")
-    schedule.add_argument("--loss_function", help="loss: wgan-gp, hinge, relativistic-hinge, lsgan, logistic")
+    schedule.add_argument("--loss_function", help=f"loss: {', '.join(LOSSES)}")
     schedule.add_argument("--latent_size", type=int, help="checked against the generator spec (a mismatch is an error)")
     schedule.add_argument("--batch_size", type=_per_stage_int, help="images per step: one number, or one per stage "
                           "separated by commas (lowest resolution first)")
@@ -105,19 +102,6 @@ def register(commands) -> None:
     )
     add_arguments(parser)
     parser.set_defaults(run=run)
-
-
-def resolve_device(name: str) -> str:
-    """'auto' as a GPU when there is one; a named device checked to exist."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise SetupError(f"--device {name}: not a device name; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SetupError(f"--device {name}: no CUDA device is available here; use --device cpu")
-    return name
 
 
 def _check_positive(args: argparse.Namespace) -> None:
@@ -223,11 +207,31 @@ class _TqdmHandler(logging.Handler):
     """Log lines printed above the progress bar instead of through it."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
         tqdm.write(self.format(record))
+
+
+@contextlib.contextmanager
+def stop_on_signals(trainer: Trainer) -> Iterator[None]:
+    """Ctrl-C and SIGTERM ask the trainer to stop after its current step (it then writes a checkpoint);
+    the previous handlers come back afterwards."""
+
+    def request_stop(number: int, frame: Any) -> None:
+        trainer.stop_requested = True
+
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def launch_torchrun(args: argparse.Namespace, argv: list[str]) -> int:
     """`--gpus N`: the same command under torchrun, one process per GPU of this machine."""
+    import torch
+
     available = torch.cuda.device_count()
     if args.gpus > available:
         raise SetupError(f"--gpus {args.gpus}: this machine has {available} CUDA device(s); for CPU processes run "
@@ -252,6 +256,12 @@ def _without_gpus(argv: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     if args.gpus and args.gpus > 1 and "WORLD_SIZE" not in os.environ:
         return launch_torchrun(args, sys.argv[sys.argv.index("train") + 1 :] if "train" in sys.argv else sys.argv[1:])
+    import torch
+
+    from ..training.distributed import broadcast, init_from_environment
+    from ..training.hooks import default_hooks
+    from ..training.trainer import Trainer
+
     distribution, device = init_from_environment(resolve_device(args.device))
     args.device = device
     handler = _TqdmHandler()
@@ -262,13 +272,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             settings, checkpoint = resumed_settings(args)
-            result = Trainer(settings, resume_from=checkpoint, distribution=distribution).run()
+            trainer = Trainer(settings, resume_from=checkpoint, distribution=distribution)
         else:
             settings = settings_from_args(args)
             settings = replace(settings, run_dir=broadcast(settings.run_dir, distribution),
                                sample_dir=broadcast(settings.sample_dir, distribution),
                                model_dir=broadcast(settings.model_dir, distribution))
-            result = Trainer(settings, distribution=distribution).run()
+            trainer = Trainer(settings, distribution=distribution)
+        with stop_on_signals(trainer):
+            result = trainer.run(default_hooks(trainer))
     finally:
         logging.getLogger("archgan").removeHandler(handler)
         if distribution.enabled:

@@ -18,14 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import ArchganError
+from ..errors import DatasetError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 log = logging.getLogger(__name__)
-
-
-class DatasetError(ArchganError, ValueError):
-    """The image folder cannot be used; the message says why and what to do."""
 
 
 @dataclass

@@ -2,21 +2,23 @@
 
 The uint8 cache moves to the device once (when it fits; otherwise batches are gathered on the host
 and copied asynchronously). Each batch is drawn in shuffled epochs, mirrored, average-pooled to the
-stage's resolution and, while a stage fades in, blended with its own 2× downsampled-and-upsampled
-copy exactly as the official ProGAN fades the real images (so D sees the same mix G produces).
+stage's resolution and, while a stage fades in, faded as the official ProGAN fades the real images
+(networks/fade.py: so D sees the mix G produces, resampled as the generator's spec resamples).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from ..networks.fade import downsample_real_images, fade_real_images
 
 DEVICE_FRACTION = 0.25
 """Keep the dataset on the GPU when it takes at most this share of the free memory."""
 
 
 class RealImages:
-    def __init__(self, images: np.ndarray, device: torch.device, seed: int, mirror: bool):
+    def __init__(self, images: np.ndarray, device: torch.device, seed: int, mirror: bool, fade_resample: str = "nearest"):
+        """`fade_resample`: how the generator's old path upsamples while a stage fades in (its spec's)."""
         self.on_device = device.type == "cpu" or (
             device.type == "cuda" and images.nbytes <= DEVICE_FRACTION * torch.cuda.mem_get_info(device)[0]
         )
@@ -25,6 +27,7 @@ class RealImages:
         self.count = len(images)
         self.device = device
         self.mirror = mirror
+        self.fade_resample = fade_resample
         self.resolution = images.shape[-1]
         self.order_generator = torch.Generator().manual_seed(seed)
         self.flip_generator = torch.Generator(device=device).manual_seed(seed + 1)
@@ -64,10 +67,9 @@ class RealImages:
         if flips is not None:
             x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
         if resolution != self.resolution:
-            x = F.avg_pool2d(x, self.resolution // resolution)
+            x = downsample_real_images(x, self.resolution // resolution)
         if alpha < 1:
-            coarse = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
-            x = torch.lerp(coarse, x, alpha)
+            x = fade_real_images(x, alpha, self.fade_resample)
         return x
 
     def state_dict(self) -> dict[str, torch.Tensor | int]:

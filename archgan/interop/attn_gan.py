@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..layers.conv import conv_output_size
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
 from ..spec.model import RGB_KEY, Role, stage_key
 from ..spec.parse import ParsedFile, parse_text
+
+if TYPE_CHECKING:  # the weights conversion works on tensors it is given; reading a .conf needs no torch
+    import torch
 
 LAYER_NAMES = ("conv", "conv_transpose", "self_attention", "full_attention", "ignore_attn_maps", "batch_norm", "dropout")
 _TUPLE = re.compile(r"^\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\)$")

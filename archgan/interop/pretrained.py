@@ -9,8 +9,9 @@ from pathlib import Path
 
 from torch import nn
 
-from ..networks.weights import WeightsError, load_weights, load_weights_file, read_torch_file
-from ..training.checkpoint import STATE_FILE, latest_checkpoint
+from ..errors import WeightsError
+from ..networks.weights import load_weights, load_weights_file, read_torch_file
+from ..training.files import CHECKPOINTS, NETWORK_FILES, STATE_FILE, latest_checkpoint
 from . import attn_gan, pro_gan
 
 log = logging.getLogger("archgan")
@@ -24,16 +25,16 @@ def weights_file(path: str | Path, role: str, ema: bool = True) -> Path:
         if not path.exists():
             raise WeightsError(f"{path}: no such weights file or folder")
         return path
-    if not (path / STATE_FILE).is_file() and not (path / f"{role}.safetensors").is_file():
-        checkpoint = latest_checkpoint(path / "checkpoints")
+    if not (path / STATE_FILE).is_file() and not (path / NETWORK_FILES[role]).is_file():
+        checkpoint = latest_checkpoint(path / CHECKPOINTS)
         if checkpoint is None:
-            raise WeightsError(f"{path}: neither a checkpoint folder nor a run folder with checkpoints/")
+            raise WeightsError(f"{path}: neither a checkpoint folder nor a run folder with {CHECKPOINTS}/")
         path = checkpoint
-    if role == "generator" and ema and (path / "generator_ema.safetensors").is_file():
-        return path / "generator_ema.safetensors"
-    if not (path / f"{role}.safetensors").is_file():
-        raise WeightsError(f"{path}: no {role}.safetensors in this checkpoint")
-    return path / f"{role}.safetensors"
+    if role == "generator" and ema and (path / NETWORK_FILES["generator_ema"]).is_file():
+        return path / NETWORK_FILES["generator_ema"]
+    if not (path / NETWORK_FILES[role]).is_file():
+        raise WeightsError(f"{path}: no {NETWORK_FILES[role]} in this checkpoint")
+    return path / NETWORK_FILES[role]
 
 
 def load_pretrained(network: nn.Module, path: str | Path, strict: bool = True, ema: bool = True) -> list[str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import torch
-
-from ..networks.weights import WeightsError
+from ..errors import WeightsError
 from ..spec import NetworkSpec, Role, load_spec_text
 from ..spec.model import stage_key
+
+if TYPE_CHECKING:
+    import torch
 
 BUILTIN = "pro_gan_pytorch"
 

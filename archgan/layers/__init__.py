@@ -1,4 +1,5 @@
-"""Layer types. Importing this package registers every built-in type (one file per family)."""
+"""Layer types. Importing this package registers every built-in type (one file per family); nothing
+here imports torch (the modules are in layers/modules/, imported when a network is built)."""
 from . import activations, attention, conv, dropout, norm, resample, stddev  # noqa: F401  (registration)
 from .registry import (
     BuildContext,
@@ -9,7 +10,9 @@ from .registry import (
     layer_type,
     layer_types,
     names_in_family,
+    no_parameters,
     register,
+    same_shape,
 )
 
 __all__ = [
@@ -21,5 +24,7 @@ __all__ = [
     "layer_type",
     "layer_types",
     "names_in_family",
+    "no_parameters",
     "register",
+    "same_shape",
 ]

@@ -1,23 +1,16 @@
-"""Activation layers, usable on their own or as the `activation` option of weighted layers."""
+"""Activation layers, usable on their own or as the `activation` option of weighted layers
+(their modules: modules/activations.py)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from torch import nn
-
-from .registry import BuildContext, LayerType, Option, Options, Shape, layer_type, register
+from ..lazy import deferred
+from .registry import LayerType, Option, Options, layer_type, no_parameters, register, same_shape
 
 ACTIVATION_FAMILY = "activation"
 
 
-def same_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
-    return shape
-
-
-def _register_activation(
-    name: str, doc: str, make: Callable[[Options], nn.Module], options: dict[str, Option] | None = None,
-    label: Callable[[Options], str] | None = None,
-) -> None:
+def _register_activation(name: str, doc: str, options: dict[str, Option] | None = None, label=None) -> None:
     register(
         LayerType(
             name=name,
@@ -25,7 +18,8 @@ def _register_activation(
             doc=doc,
             options=options or {},
             output_shape=same_shape,
-            build=lambda o, shape, context: make(o),
+            build=deferred(f"archgan.layers.modules.activations:{name}"),
+            parameters=no_parameters,
             example={"type": name},
             label=label or (lambda o: name),
         )
@@ -35,13 +29,12 @@ def _register_activation(
 _register_activation(
     "lrelu",
     "Leaky ReLU, max(x, slope·x); ProGAN uses slope 0.2 everywhere.",
-    lambda o: nn.LeakyReLU(o["slope"]),
     {"slope": Option({"type": "number", "minimum": 0}, "slope for negative inputs", 0.2)},
     label=lambda o: f"lrelu({o['slope']:g})",
 )
-_register_activation("relu", "ReLU, max(x, 0).", lambda o: nn.ReLU())
-_register_activation("tanh", "Hyperbolic tangent; squashes generator output into [-1, 1].", lambda o: nn.Tanh())
-_register_activation("linear", "Identity; states explicitly that no activation follows.", lambda o: nn.Identity())
+_register_activation("relu", "ReLU, max(x, 0).")
+_register_activation("tanh", "Hyperbolic tangent; squashes generator output into [-1, 1].")
+_register_activation("linear", "Identity; states explicitly that no activation follows.")
 
 
 # ------------------------------------------------------------- the `activation` option of other layers
@@ -64,10 +57,6 @@ def activation_option(default: str) -> Option:
         default,
         normalize=normalize_activation,
     )
-
-
-def build_activation(entry: Options) -> nn.Module:
-    return layer_type(entry["type"]).build(entry, (), BuildContext(image_channels=0))
 
 
 def activation_label(entry: Options) -> str:

@@ -1,23 +1,15 @@
-"""Weighted layers: conv, conv_transpose, dense, to_rgb and from_rgb.
+"""Weighted layers: conv, conv_transpose, dense, to_rgb and from_rgb (their modules: modules/conv.py).
 
-All of them share one module, `WeightedLayer`, which owns the weight, the bias, the activation and
-the two weight treatments the GAN literature uses:
-- equalized learning rate (Karras et al. 2018): weights are drawn from N(0, 1) and multiplied at run
-  time by gain/sqrt(fan_in), so every weight learns at the same speed under Adam. The scale is applied
-  to the weight (a few thousand multiplies) rather than to the activations.
-- spectral normalization (Miyato et al. 2018) through torch's parametrization.
+Equalized learning rate (Karras et al. 2018) draws weights from N(0, 1) and scales them at run time by
+gain/sqrt(fan_in); spectral normalization (Miyato et al. 2018) divides them by their largest singular
+value. Both are options of every weighted layer.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
-
-from .activations import activation_option, build_activation
+from ..lazy import deferred
+from .activations import activation_option
 from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
 
 SQRT2 = math.sqrt(2.0)
@@ -40,83 +32,15 @@ def _common_options(activation: str, gain: float) -> dict[str, Option]:
     }
 
 
-class WeightedLayer(nn.Module):
-    """A convolution, transposed convolution or linear map, with bias, weight scale and activation."""
-
-    def __init__(
-        self,
-        operation: Callable[..., torch.Tensor],
-        weight_shape: tuple[int, ...],
-        fan_in: int,
-        bias_channels: int,
-        options: Options,
-        operation_kwargs: dict[str, Any] | None = None,
-        flatten_input: bool = False,
-        output_shape: tuple[int, ...] | None = None,
-    ):
-        super().__init__()
-        self.operation = operation
-        self.flatten_input = flatten_input
-        self.operation_kwargs = operation_kwargs or {}
-        self.output_shape = output_shape
-        self.weight = nn.Parameter(torch.empty(weight_shape))
-        self.bias = nn.Parameter(torch.zeros(bias_channels)) if options["bias"] else None
-        if options["equalized_lr"]:
-            nn.init.normal_(self.weight)
-            self.weight_scale = options["gain"] / math.sqrt(fan_in)
-        else:  # PyTorch's own initialisation for conv and linear layers
-            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-            if self.bias is not None:
-                bound = 1.0 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(self.weight)[0])
-                nn.init.uniform_(self.bias, -bound, bound)
-            self.weight_scale = 1.0
-        self.activation = build_activation(options["activation"])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.weight * self.weight_scale if self.weight_scale != 1.0 else self.weight
-        if self.flatten_input:
-            x = x.flatten(1)
-        if self.output_shape is None:
-            x = self.operation(x, weight, self.bias, **self.operation_kwargs)
-        else:  # dense with reshape: one bias per channel of the reshaped map, as the official ProGAN
-            x = self.operation(x, weight).view(x.shape[0], *self.output_shape)
-            if self.bias is not None:
-                x = x + self.bias.view(1, -1, 1, 1)
-        return self.activation(x)
-
-    def extra_repr(self) -> str:
-        return f"weight={tuple(self.weight.shape)}, weight_scale={self.weight_scale:.6g}"
-
-
-def make_conv(
-    in_channels: int,
-    out_channels: int,
-    kernel: int,
-    options: Options,
-    stride: int = 1,
-    padding: int = 0,
-    transpose: bool = False,
-    output_padding: int = 0,
-) -> nn.Module:
-    """A convolution (or transposed convolution) with the weight treatments `options` asks for
-    (bias, activation, equalized_lr, gain, spectral_norm); attention layers build theirs here too.
-    Spectral norm takes the weight's first dimension as the rows of the matrix: output channels of a
-    convolution, input channels of a transposed one, as Miyato et al.'s own code and attn_gan_pytorch
-    (torch's ConvTranspose default uses the output channels instead)."""
-    if transpose:
-        shape, operation = (in_channels, out_channels, kernel, kernel), F.conv_transpose2d
-        arguments = {"stride": stride, "padding": padding, "output_padding": output_padding}
-    else:
-        shape, operation = (out_channels, in_channels, kernel, kernel), F.conv2d
-        arguments = {"stride": stride, "padding": padding}
-    layer = WeightedLayer(operation, shape, in_channels * kernel * kernel, out_channels, options, arguments)
-    return spectral_norm(layer) if options["spectral_norm"] else layer
-
-
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, transpose: bool, output_padding: int = 0) -> int:
     if transpose:
         return (size - 1) * stride - 2 * padding + kernel + output_padding
     return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv_parameters(in_channels: int, out_channels: int, kernel: int, bias: bool) -> int:
+    """Weights and biases of a (transposed) convolution."""
+    return in_channels * out_channels * kernel * kernel + (out_channels if bias else 0)
 
 
 def _padding(options: Options) -> int:
@@ -128,25 +52,29 @@ def _padding(options: Options) -> int:
     return padding
 
 
+def conv_arguments(options: Options) -> tuple[int, int, int]:
+    """(kernel, stride, padding) of a conv, to_rgb or from_rgb entry (the heads have stride 1)."""
+    return options["kernel"], options.get("stride", 1), _padding(options)
+
+
+def out_channels(options: Options, context: BuildContext) -> int:
+    return context.image_channels if options["type"] == "to_rgb" else options["channels"]
+
+
 # ---------------------------------------------------------------------------------------- conv
 
 
 def _conv_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
     _, height, width = feature_map(shape, options["type"])
-    kernel, stride, padding = options["kernel"], options.get("stride", 1), _padding(options)
+    kernel, stride, padding = conv_arguments(options)
     out = [conv_output_size(size, kernel, stride, padding, transpose=False) for size in (height, width)]
     if min(out) < 1:
         raise ShapeError(f"a {kernel}×{kernel} kernel with padding {padding} does not fit a {height}×{width} input")
-    return (_out_channels(options, context), out[0], out[1])
+    return (out_channels(options, context), out[0], out[1])
 
 
-def _out_channels(options: Options, context: BuildContext) -> int:
-    return context.image_channels if options["type"] == "to_rgb" else options["channels"]
-
-
-def _build_conv(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    return make_conv(shape[0], _out_channels(options, context), options["kernel"], options,
-                     stride=options.get("stride", 1), padding=_padding(options))
+def _conv_parameters(options: Options, shape: Shape, context: BuildContext) -> int:
+    return conv_parameters(shape[0], out_channels(options, context), options["kernel"], options["bias"])
 
 
 def _conv_label(options: Options) -> str:
@@ -164,6 +92,7 @@ _KERNEL_STRIDE_PADDING = {
         "same",
     ),
 }
+_build_conv = deferred("archgan.layers.modules.conv:build_conv")
 
 register(
     LayerType(
@@ -175,6 +104,7 @@ register(
         | _common_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
         build=_build_conv,
+        parameters=_conv_parameters,
         example={"type": "conv", "channels": 512, "kernel": 3, "activation": "lrelu", "equalized_lr": True},
         label=_conv_label,
     )
@@ -190,6 +120,7 @@ register(
         | _common_options(activation="linear", gain=1.0),
         output_shape=_conv_shape,
         build=_build_conv,
+        parameters=_conv_parameters,
         example={"type": "to_rgb", "equalized_lr": True},
         label=_conv_label,
     )
@@ -209,6 +140,7 @@ register(
         | _common_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
         build=_build_conv,
+        parameters=_conv_parameters,
         example={"type": "from_rgb", "channels": 16, "activation": "lrelu", "equalized_lr": True},
         label=_conv_label,
     )
@@ -229,11 +161,6 @@ def _conv_transpose_shape(options: Options, shape: Shape, context: BuildContext)
     return (options["channels"], out[0], out[1])
 
 
-def _build_conv_transpose(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    return make_conv(shape[0], options["channels"], options["kernel"], options, stride=options["stride"],
-                     padding=options["padding"], transpose=True, output_padding=options["output_padding"])
-
-
 register(
     LayerType(
         name="conv_transpose",
@@ -248,7 +175,8 @@ register(
         }
         | _common_options(activation="linear", gain=SQRT2),
         output_shape=_conv_transpose_shape,
-        build=_build_conv_transpose,
+        build=deferred("archgan.layers.modules.conv:build_conv_transpose"),
+        parameters=lambda o, shape, context: conv_parameters(shape[0], o["channels"], o["kernel"], o["bias"]),
         example={"type": "conv_transpose", "channels": 256, "kernel": 4, "stride": 2, "padding": 1},
         label=_conv_label,
     )
@@ -258,24 +186,14 @@ register(
 # ---------------------------------------------------------------------------------------- dense
 
 
-def _dense_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
+def dense_output_shape(options: Options) -> Shape:
     reshape = options["reshape"]
     return (options["channels"], *reshape) if reshape else (options["channels"],)
 
 
-def _build_dense(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    in_features = math.prod(shape)
-    output_shape = _dense_shape(options, shape, context)
-    layer = WeightedLayer(
-        F.linear,
-        (math.prod(output_shape), in_features),
-        fan_in=in_features,
-        bias_channels=options["channels"],
-        options=options,
-        flatten_input=True,
-        output_shape=output_shape if options["reshape"] else None,
-    )
-    return spectral_norm(layer) if options["spectral_norm"] else layer
+def _dense_parameters(options: Options, shape: Shape, context: BuildContext) -> int:
+    """One weight per input and output value; one bias per channel, also when reshaped."""
+    return math.prod(shape) * math.prod(dense_output_shape(options)) + (options["channels"] if options["bias"] else 0)
 
 
 def _dense_label(options: Options) -> str:
@@ -298,8 +216,9 @@ register(
             ),
         }
         | _common_options(activation="linear", gain=SQRT2),
-        output_shape=_dense_shape,
-        build=_build_dense,
+        output_shape=lambda options, shape, context: dense_output_shape(options),
+        build=deferred("archgan.layers.modules.conv:build_dense"),
+        parameters=_dense_parameters,
         example={"type": "dense", "channels": 512, "reshape": [4, 4], "gain": 0.3535533905932738},
         label=_dense_label,
     )

@@ -1,10 +1,8 @@
-"""Dropout, for architectures that use it (attn_gan_pytorch's configs may)."""
+"""Dropout, for architectures that use it (attn_gan_pytorch's configs may); its module: modules/dropout.py."""
 from __future__ import annotations
 
-from torch import nn
-
-from .activations import same_shape
-from .registry import LayerType, Option, register
+from ..lazy import deferred
+from .registry import LayerType, Option, no_parameters, register, same_shape
 
 register(
     LayerType(
@@ -16,7 +14,8 @@ register(
             "spatial": Option({"type": "boolean"}, "drop whole channels of a map (Dropout2d)", False),
         },
         output_shape=same_shape,
-        build=lambda o, shape, context: (nn.Dropout2d if o["spatial"] and len(shape) == 3 else nn.Dropout)(o["p"]),
+        build=deferred("archgan.layers.modules.dropout:build"),
+        parameters=no_parameters,
         example={"type": "dropout", "p": 0.2},
         label=lambda o: f"dropout {o['p']:g}",
     )

@@ -1,33 +1,8 @@
-"""Normalization layers: pixelnorm (ProGAN) and batchnorm."""
+"""Normalization layers: pixelnorm (ProGAN) and batchnorm (their modules: modules/norm.py)."""
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from .activations import same_shape
-from .registry import BuildContext, LayerType, Option, Options, Shape, register
-
-
-class PixelNorm(nn.Module):
-    """Scale each pixel's feature vector to unit mean square: x / sqrt(mean_c(x²) + eps).
-
-    Karras et al. 2018 (section 4.2) use it after every generator convolution so that neither network
-    can escalate signal magnitudes; applied to a latent vector it normalizes the latent. With scope
-    'batch' the mean runs over the whole tensor instead, batch included, as the APGAN seed's code
-    does (one scale for the batch: samples then depend on each other).
-    """
-
-    def __init__(self, eps: float, scope: str):
-        super().__init__()
-        self.eps, self.scope = eps, scope
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean_square = x.square().mean(dim=1, keepdim=True) if self.scope == "pixel" else x.square().mean()
-        return x * torch.rsqrt(mean_square + self.eps)
-
-    def extra_repr(self) -> str:
-        return f"eps={self.eps}, scope={self.scope}"
-
+from ..lazy import deferred
+from .registry import LayerType, Option, no_parameters, register, same_shape
 
 register(
     LayerType(
@@ -40,16 +15,11 @@ register(
                             "batch: over the whole tensor (the APGAN seed's code)", "pixel"),
         },
         output_shape=same_shape,
-        build=lambda o, shape, context: PixelNorm(o["eps"], o["scope"]),
+        build=deferred("archgan.layers.modules.norm:build_pixelnorm"),
+        parameters=no_parameters,
         example={"type": "pixelnorm"},
     )
 )
-
-
-def _build_batchnorm(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-    return norm(shape[0], eps=options["eps"], momentum=options["momentum"], affine=options["affine"])
-
 
 register(
     LayerType(
@@ -62,7 +32,8 @@ register(
             "affine": Option({"type": "boolean"}, "learn a per-channel scale and shift", True),
         },
         output_shape=same_shape,
-        build=_build_batchnorm,
+        build=deferred("archgan.layers.modules.norm:build_batchnorm"),
+        parameters=lambda o, shape, context: 2 * shape[0] if o["affine"] else 0,
         example={"type": "batchnorm"},
     )
 )

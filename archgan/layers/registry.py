@@ -1,18 +1,20 @@
 """The layer registry: one entry per layer type, holding everything the rest of archgan needs.
 
-A layer type is registered once, in its family's file, together with its options (each with a JSON
-Schema fragment, a default and a docs line), its shape rule and its module builder. The schemas in
-`schemas/`, the validator, the builder, `archgan show` and the layer reference all read this table,
-so adding a layer type touches one file.
+A layer type is registered once, in its family's file (`layers/<family>.py`), together with its
+options (each with a JSON Schema fragment, a default and a docs line), its shape rule, its parameter
+count, its capabilities and its module builder. The schemas in `schemas/`, the validator, the builder,
+`archgan show` and the layer reference all read this table. Nothing here imports torch: the modules
+live in `layers/modules/<family>.py` and are imported only when a network is built.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..options import Option, options_schema
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Shape = tuple[int, ...]
 """A sample's shape without the batch dimension: (C, H, W) for feature maps, (F,) for vectors."""
@@ -34,6 +36,16 @@ def feature_map(shape: Shape, layer: str) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
+def no_parameters(options: Options, shape: Shape, context: BuildContext) -> int:
+    """The parameter rule of layers without weights (activations, resampling, pixelnorm, ...)."""
+    return 0
+
+
+def same_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
+    """The shape rule of layers that keep their input's shape."""
+    return shape
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """Facts about the whole network that a few layer types need (to_rgb emits the image channels)."""
@@ -46,8 +58,12 @@ class LayerType:
     """A registered layer type.
 
     output_shape(options, input_shape, context) -> output shape; raises ShapeError for an input it cannot take.
-    build(options, input_shape, context) -> the nn.Module.
+    parameters(options, input_shape, context) -> how many trainable values the module holds (without
+        building it: `archgan show` and `validate` count from this; a test checks it against the modules).
+    build(options, input_shape, context) -> the nn.Module (imports torch; see archgan.lazy.deferred).
     label(options) -> the short text `archgan show` prints (e.g. 'conv 3×3').
+    batch_group(options) -> the number of samples the layer reads together (minibatch stddev), which
+        every batch and every process's share of it must keep whole; None for layers that read one sample.
     """
 
     name: str
@@ -56,8 +72,10 @@ class LayerType:
     options: Mapping[str, Option]
     output_shape: Callable[[Options, Shape, BuildContext], Shape]
     build: Callable[[Options, Shape, BuildContext], nn.Module]
+    parameters: Callable[[Options, Shape, BuildContext], int]
     example: Mapping[str, Any]
     label: Callable[[Options], str] = field(default=lambda options: options["type"])
+    batch_group: Callable[[Options], int] | None = None
 
     def defaults(self) -> dict[str, Any]:
         return {name: option.default for name, option in self.options.items() if not option.required}

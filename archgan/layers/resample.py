@@ -1,40 +1,13 @@
-"""Resolution changes that carry no weights: upsample and downsample."""
+"""Resolution changes that carry no weights: upsample and downsample (their modules: modules/resample.py,
+which the fade-in's resampling of the old path shares)."""
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
+from ..lazy import deferred
+from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters, register
 
 FACTOR = Option({"type": "integer", "minimum": 2}, "scale factor", 2)
-
-
-class Upsample(nn.Module):
-    def __init__(self, factor: int, mode: str):
-        super().__init__()
-        self.factor, self.mode = factor, mode
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        align = {"align_corners": False} if self.mode == "bilinear" else {}
-        return F.interpolate(x, scale_factor=self.factor, mode=self.mode, **align)
-
-    def extra_repr(self) -> str:
-        return f"factor={self.factor}, mode={self.mode}"
-
-
-class Downsample(nn.Module):
-    """Average pooling over factor×factor blocks (ProGAN's box-filter downscale)."""
-
-    def __init__(self, factor: int):
-        super().__init__()
-        self.factor = factor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x, self.factor)
-
-    def extra_repr(self) -> str:
-        return f"factor={self.factor}"
+UPSAMPLE_MODES = ("nearest", "bilinear")
+DOWNSAMPLE_MODES = ("average", "bilinear")
 
 
 def _upsample_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
@@ -46,7 +19,7 @@ def _downsample_shape(options: Options, shape: Shape, context: BuildContext) -> 
     channels, height, width = feature_map(shape, "downsample")
     factor = options["factor"]
     if height % factor or width % factor:
-        raise ShapeError(f"a {height}×{width} map cannot be averaged in {factor}×{factor} blocks")
+        raise ShapeError(f"a {height}×{width} map cannot be shrunk by {factor} in both directions")
     return (channels, height // factor, width // factor)
 
 
@@ -56,9 +29,10 @@ register(
         family="resample",
         doc="Enlarge a feature map by an integer factor (nearest neighbour, as ProGAN, or bilinear).",
         options={"factor": FACTOR,
-                 "mode": Option({"enum": ["nearest", "bilinear"]}, "interpolation", "nearest")},
+                 "mode": Option({"enum": list(UPSAMPLE_MODES)}, "interpolation", "nearest")},
         output_shape=_upsample_shape,
-        build=lambda o, shape, context: Upsample(o["factor"], o["mode"]),
+        build=deferred("archgan.layers.modules.resample:build_upsample"),
+        parameters=no_parameters,
         example={"type": "upsample"},
         label=lambda o: f"upsample ×{o['factor']}" + (" bilinear" if o["mode"] == "bilinear" else ""),
     )
@@ -68,11 +42,15 @@ register(
     LayerType(
         name="downsample",
         family="resample",
-        doc="Shrink a feature map by average pooling over factor×factor blocks.",
-        options={"factor": FACTOR},
+        doc="Shrink a feature map by an integer factor: average pooling over factor×factor blocks (ProGAN's "
+        "box filter), or antialiased bilinear resampling.",
+        options={"factor": FACTOR,
+                 "mode": Option({"enum": list(DOWNSAMPLE_MODES)}, "filter: average (box) or bilinear (antialiased)",
+                                "average")},
         output_shape=_downsample_shape,
-        build=lambda o, shape, context: Downsample(o["factor"]),
+        build=deferred("archgan.layers.modules.resample:build_downsample"),
+        parameters=no_parameters,
         example={"type": "downsample"},
-        label=lambda o: f"downsample ×{o['factor']}",
+        label=lambda o: f"downsample ×{o['factor']}" + (" bilinear" if o["mode"] == "bilinear" else ""),
     )
 )

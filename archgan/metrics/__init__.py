@@ -1,41 +1,47 @@
-"""Offline quality measures: SWD (the ProGAN paper's), MS-SSIM diversity, and FID/KID from local
-Inception weights. One registry, used by `archgan metrics` and by the trainer at the end of stages."""
+"""Offline quality measures: one registry (torch-free) of metric types, used by `archgan metrics`, the
+training file's `metrics` list (its schema reads the names from here) and the trainer at the end of
+stages. Each entry names its computation (metrics/swd.py, ms_ssim.py, fid.py through measure.py),
+imported only when a metric is computed."""
 from __future__ import annotations
 
-import math
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
-from ..errors import ArchganError
+from ..errors import MetricError
+from ..lazy import deferred
 from ..spec.errors import did_you_mean
-from .fid import fid_kid
-from .ms_ssim import ms_ssim_pairs
-from .swd import swd
+
+Values = dict[str, float]
+SWD_SMALLEST_LEVEL = 16
+"""The SWD's Laplacian pyramid stops at 16×16, as the official code's: smaller images have no level."""
 
 
-class MetricError(ArchganError):
-    """A metric cannot be computed as asked."""
+@dataclass(frozen=True)
+class MetricType:
+    """compute(real, fake, options) -> values, for uint8 image sets [N, C, R, R] of one resolution;
+    options: device, seed, inception_weights. `prepare(options)` checks, before a run starts, what the
+    metric needs from the user (a weights file). Below `min_resolution` the metric is skipped in
+    training and refused by `archgan metrics`."""
+
+    name: str
+    doc: str
+    compute: Callable[[Any, Any, Mapping[str, Any]], Values]
+    min_resolution: int = 1
+    prepare: Callable[[Mapping[str, Any]], None] | None = None
 
 
-def _swd(real: torch.Tensor, fake: torch.Tensor, options: dict) -> dict[str, float]:
-    return swd(real.to(options["device"]), fake.to(options["device"]), seed=options["seed"]).as_dict()
-
-
-def _msssim(real: torch.Tensor, fake: torch.Tensor, options: dict) -> dict[str, float]:
-    return {"msssim/fake": ms_ssim_pairs(fake), "msssim/real": ms_ssim_pairs(real)}
-
-
-def _fid(real: torch.Tensor, fake: torch.Tensor, options: dict) -> dict[str, float]:
-    return fid_kid(real, fake, options.get("inception_weights"), options["device"])
-
-
-METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor, dict], dict[str, float]]] = {
-    "swd": _swd,
-    "msssim": _msssim,
-    "fid": _fid,
+METRICS: dict[str, MetricType] = {
+    metric.name: metric
+    for metric in (
+        MetricType("swd", "the ProGAN paper's sliced Wasserstein distance per Laplacian-pyramid level, ×10³ "
+                   "(swd/<level>, swd/avg; lower is closer)", deferred("archgan.metrics.measure:swd_values"),
+                   min_resolution=SWD_SMALLEST_LEVEL),
+        MetricType("msssim", "MS-SSIM of consecutive pairs of generated images (msssim/fake: lower is more "
+                   "varied) beside the same for real images (msssim/real)",
+                   deferred("archgan.metrics.measure:msssim_values")),
+        MetricType("fid", "FID and KID (mean) through torch-fidelity with local Inception weights (fid, kid)",
+                   deferred("archgan.metrics.measure:fid_values"), prepare=deferred("archgan.metrics.measure:fid_prepare")),
+    )
 }
 
 
@@ -48,43 +54,15 @@ def parse_metric_names(text: str | list[str]) -> list[str]:
     return names
 
 
-def compute(names: list[str], real: torch.Tensor, fake: torch.Tensor, **options) -> dict[str, float]:
-    """Every named metric between uint8 real and fake sets of one resolution."""
-    options = {"device": "cpu", "seed": 0} | options
-    values: dict[str, float] = {}
+def metrics_at(names: list[str], resolution: int) -> list[str]:
+    """The named metrics that can be computed at `resolution`."""
+    return [name for name in names if resolution >= METRICS[name].min_resolution]
+
+
+def check_resolution(names: list[str], resolution: int) -> None:
+    """Refuse a metric asked for at a resolution it cannot measure."""
     for name in names:
-        values |= METRICS[name](real, fake, options)
-    return values
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Network output in [-1, 1] as the official code quantizes it: x·127.5 + 127.5, rounded, clipped."""
-    return (images * 127.5 + 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-@torch.no_grad()
-def generate_uint8(generator, count: int, depth: int, alpha: float, device, seed: int = 0, batch: int = 64) -> torch.Tensor:
-    """`count` samples of `generator` at a stage, as uint8 on the CPU."""
-    noise = torch.Generator().manual_seed(seed)
-    chunks = []
-    for start in range(0, count, batch):
-        z = torch.randn(min(batch, count - start), generator.latent_size, generator=noise).to(device)
-        chunks.append(to_uint8(generator(z, depth, alpha)).cpu())
-    return torch.cat(chunks)
-
-
-def reals_uint8(images: np.ndarray, resolution: int, count: int, seed: int = 0) -> torch.Tensor:
-    """`count` real images (a fixed random choice) box-averaged to `resolution`, rounded to uint8 as the
-    official dataset stores every level."""
-    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count].sort().values
-    batch = torch.from_numpy(np.asarray(images[pick.numpy()])).float()
-    factor = batch.shape[-1] // resolution
-    if factor > 1:
-        batch = F.avg_pool2d(batch, factor)
-    return batch.round().clamp(0, 255).to(torch.uint8)
-
-
-def format_table(values: dict[str, float]) -> str:
-    width = max(len(k) for k in values)
-    return "\n".join(f"{name:<{width}}  {value:10.4f}" if math.isfinite(value) else f"{name:<{width}}  {value}"
-                     for name, value in values.items())
+        if resolution < METRICS[name].min_resolution:
+            smallest = METRICS[name].min_resolution
+            raise MetricError(f"{name} needs images of at least {smallest}×{smallest}; this stage makes "
+                              f"{resolution}×{resolution} (measure a later stage with --resolution)")

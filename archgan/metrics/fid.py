@@ -10,15 +10,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ArchganError
+from ..errors import InceptionWeightsError
 
 ENVIRONMENT = "ARCHGAN_INCEPTION_WEIGHTS"
 WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{WEIGHTS_FILE}"
-
-
-class InceptionWeightsError(ArchganError):
-    """The Inception weights FID needs are not there (or not a plain state dict)."""
 
 
 def inception_weights(path: str | os.PathLike[str] | None) -> Path:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from . import SWD_SMALLEST_LEVEL as SMALLEST_LEVEL
+
 NHOOD_SIZE = 7
 NHOODS_PER_IMAGE = 128
 DIR_REPEATS = 4
 DIRS_PER_REPEAT = 128
-SMALLEST_LEVEL = 16
 
 
 def _binomial(channels: int, device: torch.device, scale: float = 1.0) -> torch.Tensor:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ArchganError
+from ..errors import ExportError
 from .growable import Generator
 
 
@@ -23,10 +23,6 @@ class FixedStage(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z, self.depth, self.alpha)
-
-
-class ExportError(ArchganError):
-    """The model cannot be written in the requested format; the message says why."""
 
 
 def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: str, depth: int, alpha: float = 1.0) -> Path:

@@ -1,30 +1,35 @@
 """Growable generator and discriminator: every stage is built up front; `depth` chooses how many run
-and `alpha` fades the newest one in. Parameter names never change as the network grows, so one
-checkpoint format serves every stage."""
+and `alpha` fades the newest one in (the StagePlan says which stages and heads run, networks/fade.py
+how the paths blend). Parameter names never change as the network grows, so one checkpoint format
+serves every stage.
+
+The forward contract, which every architecture keeps:
+
+    G(z, depth=None, alpha=1.0, **inputs) -> images [N, C, R, R]
+    D(images, depth=None, alpha=1.0, **inputs) -> scores [N]
+
+- `depth` (1 … number of stages; None: `default_depth`) and `alpha` (0 … 1, a float or a 0-d tensor)
+  say where the network stands in growing; R is the resolution of stage `depth`.
+- `inputs` are named inputs beside z or the images, passed by keyword: a class label (`label`, [N]),
+  styles from a mapping network (`styles`), a noise mode. A network reads only the inputs its spec
+  declares; any other is refused with the list of those it takes (the built-in networks today declare
+  none). Layers that read a named input receive it from the stage they run in.
+- A generator returns one image batch; a generator whose spec declares per-stage outputs (MSG-GAN)
+  returns a list of them, lowest resolution first, and its discriminator takes such a list.
+"""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..layers import BuildContext
 from ..spec.model import NetworkSpec, stage_key
-from ..spec.validate import format_shape
+from ..spec.shapes import format_shape
+from ..spec.stages import StagePlan, every_plan, image_shape, stage_shapes
 from .build import build_layers
-
-Alpha = float | torch.Tensor
-
-
-def fade_in(old: torch.Tensor, new: torch.Tensor, alpha: Alpha) -> torch.Tensor:
-    """The one fade-in of archgan: old + alpha·(new − old); alpha=0 is the old path, 1 the new stage."""
-    return torch.lerp(old, new, alpha)
-
-
-def is_fading(depth: int, alpha: Alpha) -> bool:
-    """Whether the old path must be computed: not for the first stage, nor for a Python alpha of 1
-    (a stable stage costs nothing extra). A tensor alpha always blends, so a compiled step never
-    branches on its value."""
-    return depth > 1 and not (isinstance(alpha, (int, float)) and alpha == 1)
+from .fade import Alpha, downsample_for_old_path, fade_in, is_fading, upsample_old_image
 
 
 class _Growable(nn.Module):
@@ -33,16 +38,31 @@ class _Growable(nn.Module):
         self.spec = spec
         self.num_stages = len(spec.stages)
         self.default_depth = self.num_stages  # what `depth=None` means; load_generator(depth=...) sets it
+        self._plans = {(plan.depth, plan.fading): plan for plan in every_plan(spec)}
 
-    def _check_depth(self, depth: int | None) -> int:
+    def plan(self, depth: int | None, alpha: Alpha = 1.0) -> StagePlan:
+        """What runs at `depth` with this `alpha` (the old path only while fading)."""
+        depth = self.check_depth(depth)
+        return self._plans[depth, is_fading(depth, alpha)]
+
+    def check_depth(self, depth: int | None) -> int:
         depth = self.default_depth if depth is None else depth
         if not 1 <= depth <= self.num_stages:
             raise ValueError(f"{self.spec.name}: depth must be between 1 and {self.num_stages}, got {depth}")
         return depth
 
+    def _check_inputs(self, inputs: dict[str, Any]) -> None:
+        if inputs:
+            raise ValueError(f"{self.spec.name}: this {self.spec.role} takes no named inputs, got "
+                             f"{', '.join(sorted(inputs))}")
+
     def stage(self, index: int) -> nn.Sequential:
         """The layers of stage `index` in the spec's order."""
         return self.stages[stage_key(self.spec.stages[index].resolution)]
+
+    def resolution(self, depth: int | None = None) -> int:
+        """Size of the images made (generator) or read (discriminator) when `depth` stages run."""
+        return self.plan(depth).resolution
 
 
 class Generator(_Growable):
@@ -53,13 +73,11 @@ class Generator(_Growable):
         if spec.role != "generator" or spec.latent_size is None:
             raise ValueError(f"{spec.name} is a {spec.role} spec, not a generator spec")
         context = BuildContext(spec.image_channels)
-        shape = (spec.latent_size, 1, 1)
         self.stages = nn.ModuleDict()
         self.to_rgb = nn.ModuleDict()
-        for stage in spec.stages:
-            block, shape = build_layers(stage.layers, shape, context)
-            self.stages[stage_key(stage.resolution)] = block
-            self.to_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, shape, context)[0]
+        for stage, shapes in zip(spec.stages, stage_shapes(spec)):
+            self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shapes.layers_in, context)
+            self.to_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, shapes.layers_out, context)
 
     @property
     def latent_size(self) -> int:
@@ -69,22 +87,18 @@ class Generator(_Growable):
         """The to_rgb layers of stage `index`."""
         return self.to_rgb[stage_key(self.spec.stages[index].resolution)]
 
-    def resolution(self, depth: int | None = None) -> int:
-        """Output image size when `depth` stages run."""
-        return self.spec.stages[self._check_depth(depth) - 1].resolution
-
-    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha = 1.0) -> torch.Tensor:
-        depth = self._check_depth(depth)
+    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha = 1.0, **inputs: Any) -> torch.Tensor:
+        plan = self.plan(depth, alpha)
+        self._check_inputs(inputs)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise ValueError(f"{self.spec.name}: expects latents of shape [N, {self.latent_size}], got {list(z.shape)}")
         x = z.reshape(z.shape[0], -1, 1, 1)
-        for index in range(depth - 1):
+        for index in plan.stages[:-1]:
             x = self.stage(index)(x)
-        previous = x
-        image = self.head(depth - 1)(self.stage(depth - 1)(x))
-        if not is_fading(depth, alpha):
+        image = self.head(plan.head)(self.stage(plan.head)(x))
+        if plan.old_head is None:
             return image
-        old = F.interpolate(self.head(depth - 2)(previous), size=image.shape[-2:], mode="nearest")
+        old = upsample_old_image(self.head(plan.old_head)(x), self.spec.fade_resample)
         return fade_in(old, image, alpha)
 
 
@@ -99,33 +113,28 @@ class Discriminator(_Growable):
         context = BuildContext(spec.image_channels)
         self.stages = nn.ModuleDict()
         self.from_rgb = nn.ModuleDict()
-        for stage in spec.stages:
-            image = (spec.image_channels, stage.resolution, stage.resolution)
-            head, shape = build_layers(stage.rgb, image, context)
-            self.from_rgb[stage_key(stage.resolution)] = head
-            self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shape, context)[0]
+        for index, (stage, shapes) in enumerate(zip(spec.stages, stage_shapes(spec))):
+            self.from_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, image_shape(spec, index), context)
+            self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shapes.layers_in, context)
 
     def head(self, index: int) -> nn.Sequential:
         """The from_rgb layers of stage `index`."""
         return self.from_rgb[stage_key(self.spec.stages[index].resolution)]
 
-    def resolution(self, depth: int | None = None) -> int:
-        """Input image size when `depth` stages run."""
-        return self.spec.stages[self.num_stages - self._check_depth(depth)].resolution
-
-    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha = 1.0) -> torch.Tensor:
-        depth = self._check_depth(depth)
-        top = self.num_stages - depth
-        expected = (self.spec.image_channels, self.spec.stages[top].resolution, self.spec.stages[top].resolution)
+    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha = 1.0, **inputs: Any) -> torch.Tensor:
+        plan = self.plan(depth, alpha)
+        self._check_inputs(inputs)
+        expected = image_shape(self.spec, plan.head)
         if tuple(images.shape[1:]) != expected:
             raise ValueError(
-                f"{self.spec.name}: at depth {depth} expects images of shape [N, {format_shape(expected)}], "
+                f"{self.spec.name}: at depth {plan.depth} expects images of shape [N, {format_shape(expected)}], "
                 f"got {list(images.shape)}"
             )
-        x = self.stage(top)(self.head(top)(images))
-        if is_fading(depth, alpha):
-            x = fade_in(self.head(top + 1)(F.avg_pool2d(images, 2)), x, alpha)
-        for index in range(top + 1, self.num_stages):
+        x = self.stage(plan.head)(self.head(plan.head)(images))
+        if plan.old_head is not None:
+            old = self.head(plan.old_head)(downsample_for_old_path(images, self.spec.fade_resample))
+            x = fade_in(old, x, alpha)
+        for index in plan.stages[1:]:
             x = self.stage(index)(x)
         return x.reshape(images.shape[0])
 

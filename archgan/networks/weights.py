@@ -15,15 +15,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from ..errors import ArchganError
+from ..errors import WeightsError
 from ..layers import layer_type
 from .growable import Discriminator, Generator
 
 SPEC_KEY = "archgan_spec"
-
-
-class WeightsError(ArchganError, ValueError):
-    """Weights that do not fit a network; the message lists every missing, unexpected and misshapen tensor."""
 
 
 def save_weights(network: Generator | Discriminator, path: str | os.PathLike[str]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ..figures import new_figure
 from ..layers import layer_type
 from .model import NetworkSpec
 
@@ -89,15 +90,12 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
 
 def draw(specs: Sequence[NetworkSpec], path: str | Path) -> Path:
     """Save a diagram of one or more networks (e.g. a generator and its discriminator) to `path`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     widest = max(len(spec.stages) for spec in specs)
     heights = [(max(len(s.layers) for s in spec.stages) + 3.2) * (BOX_H + GAP_Y) + 1.0 for spec in specs]
-    figure, axis = plt.subplots(figsize=(max(6.0, widest * 1.5 + 1), sum(heights) * 0.75 + 0.6))
+    figure = new_figure(figsize=(max(6.0, widest * 1.5 + 1), sum(heights) * 0.75 + 0.6))
+    axis = figure.subplots()
     top = 0.0
     for spec in specs:
         top -= _draw_network(axis, spec, top)
@@ -111,5 +109,4 @@ def draw(specs: Sequence[NetworkSpec], path: str | Path) -> Path:
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=130)
-    plt.close(figure)
     return path

@@ -3,18 +3,18 @@ expand templates and defaults, validate, and return a NetworkSpec."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..interop import attn_gan
 from ..resources import architectures_dir, builtin_architectures
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
-from .model import NetworkSpec, Role
+from .model import FADE_RESAMPLE, NetworkSpec, Role
 from .parse import ParsedFile, parse_text
 from .schema import network_validator
 from .templates import expand_stages
-from .validate import resolve_stages, schema_problems
+from .validate import check_network, schema_problems
 
 ROLES: tuple[Role, ...] = ("generator", "discriminator")
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -154,29 +154,27 @@ def _resolve_base(base: str, path: Path, role: Role, parsed: ParsedFile, chain: 
 def _build(document: _Document) -> NetworkSpec:
     data = document.data
     role: Role = data["network"]
-    image_channels = data.get("image_channels", 3)
-    latent_size = data.get("latent_size") if role == "generator" else None
-    stages = expand_stages(data, role, document.locate)
-    stages = resolve_stages(role, stages, image_channels, latent_size, document.locate(()))
-    if "max_resolution" in data:
-        kept = tuple(stage for stage in stages if stage.resolution <= data["max_resolution"])
-        if not kept or data["max_resolution"] not in {stage.resolution for stage in stages}:
-            raise SpecError([Problem(
-                document.locate(("max_resolution",)),
-                "max_resolution must be the resolution of one of the stages",
-                found=str(data["max_resolution"]),
-                allowed=", ".join(str(stage.resolution) for stage in stages),
-            )])
-        stages = kept
-    return NetworkSpec(
+    spec = check_network(NetworkSpec(
         role=role,
         name=data.get("name") or _default_name(document.path),
-        image_channels=image_channels,
-        stages=stages,
-        latent_size=latent_size,
+        image_channels=data.get("image_channels", 3),
+        stages=expand_stages(data, role, document.locate),
+        fade_resample=data.get("fade_resample", FADE_RESAMPLE[role][0]),
+        latent_size=data.get("latent_size") if role == "generator" else None,
         description=data.get("description", ""),
         source=str(document.path),
-    )
+    ))
+    if "max_resolution" not in data:
+        return spec
+    kept = tuple(stage for stage in spec.stages if stage.resolution <= data["max_resolution"])
+    if data["max_resolution"] not in spec.resolutions:
+        raise SpecError([Problem(
+            document.locate(("max_resolution",)),
+            "max_resolution must be the resolution of one of the stages",
+            found=str(data["max_resolution"]),
+            allowed=", ".join(str(stage.resolution) for stage in spec.stages),
+        )])
+    return replace(spec, stages=kept)
 
 
 def _default_name(path: Path) -> str:

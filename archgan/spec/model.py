@@ -9,11 +9,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from ..layers.resample import DOWNSAMPLE_MODES, UPSAMPLE_MODES
 from .errors import Location
 
 Role = Literal["generator", "discriminator"]
 RGB_KEY: Mapping[Role, str] = {"generator": "to_rgb", "discriminator": "from_rgb"}
 """The image head of a stage: a generator stage ends in to_rgb, a discriminator stage starts with from_rgb."""
+FADE_RESAMPLE: Mapping[Role, tuple[str, ...]] = {"generator": UPSAMPLE_MODES, "discriminator": DOWNSAMPLE_MODES}
+"""How the old path of a fade-in is resampled, the first being the default (ProGAN's): the generator
+upsamples the previous stage's image ×2, the discriminator downsamples its input image ×½."""
 
 
 def stage_key(resolution: int) -> str:
@@ -54,6 +58,7 @@ class NetworkSpec:
     name: str
     image_channels: int
     stages: tuple[StageSpec, ...]
+    fade_resample: str  # one of FADE_RESAMPLE[role]
     latent_size: int | None = None
     description: str = ""
     source: str = field(default="<memory>", compare=False)
@@ -73,6 +78,7 @@ class NetworkSpec:
         if self.latent_size is not None:
             document["latent_size"] = self.latent_size
         document["image_channels"] = self.image_channels
+        document["fade_resample"] = self.fade_resample
         document["stages"] = [
             {
                 "resolution": stage.resolution,

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from ..layers import layer_types, names_in_family
 from ..layers.activations import ACTIVATION_FAMILY
-from .model import RGB_KEY, Role
+from .model import FADE_RESAMPLE, RGB_KEY, Role
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 POSITIVE_INT = {"type": "integer", "minimum": 1}
@@ -55,6 +55,14 @@ def network_schema(role: Role) -> dict[str, Any]:
         },
         "max_resolution": dict(POSITIVE_INT, description="drop the stages above this resolution"),
         "image_channels": dict(POSITIVE_INT, default=3, description="channels of the images (3 = RGB, 1 = grayscale)"),
+        "fade_resample": {
+            "enum": list(FADE_RESAMPLE[role]),
+            "default": FADE_RESAMPLE[role][0],
+            "description": "while a stage fades in, how the old path resamples: "
+            + ("the previous stage's image is upsampled ×2 (nearest, as ProGAN, or bilinear)" if role == "generator"
+               else "the input image is downsampled ×½ for the previous stage (average pooling, as ProGAN, or "
+               "antialiased bilinear)"),
+        },
         "defaults": {
             "type": "object",
             "description": "options applied to every layer of a type unless the layer sets them",

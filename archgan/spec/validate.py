@@ -2,13 +2,17 @@
 cannot express (resolutions double, channels chain, heads fit, the last stage ends in a score)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Sequence
+import math
+from dataclasses import replace
+from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
 
-from ..layers import BuildContext, Shape, ShapeError, layer_type
+from ..layers import BuildContext, Shape
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
-from .model import LayerSpec, Role, StageSpec
+from .model import LayerSpec, NetworkSpec, StageSpec
+from .shapes import format_shape, output_shape
+from .stages import StagePlan, StageShapes, image_shape, iter_stage_shapes, stage_plan
 
 # ------------------------------------------------------------------------------ schema checks
 
@@ -152,40 +156,6 @@ def _translate(
         yield Problem(location, error.message)
 
 
-# ----------------------------------------------------------------------------- shape tracing
-
-
-def trace(
-    layers: Sequence[LayerSpec], shape: Shape, context: BuildContext
-) -> Iterator[tuple[LayerSpec, Shape, Shape]]:
-    """Yield (layer, input shape, output shape) through a layer list; a layer that cannot take its
-    input raises a SpecError naming the layer, the shape it received and why."""
-    for layer in layers:
-        options = layer.to_dict()
-        try:
-            out = layer_type(layer.type).output_shape(options, shape, context)
-        except ShapeError as error:
-            raise SpecError.single(
-                layer.location,
-                f"layer '{layer.type}' cannot take its input of shape {format_shape(shape)}: {error}",
-                found=format_shape(shape),
-            ) from None
-        yield layer, shape, out
-        shape = out
-
-
-def output_shape(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext) -> Shape:
-    for _, _, shape in trace(layers, shape, context):
-        pass
-    return shape
-
-
-def format_shape(shape: Shape) -> str:
-    if len(shape) == 1:
-        return f"{shape[0]} feature" + ("s" if shape[0] != 1 else "")
-    return "×".join(str(s) for s in shape)
-
-
 # ---------------------------------------------------------------------------- semantic checks
 
 
@@ -198,100 +168,97 @@ def check_layer_options(layer: LayerSpec) -> None:
         )
 
 
-def resolve_stages(
-    role: Role, stages: Sequence[StageSpec], image_channels: int, latent_size: int | None, location: Location
-) -> tuple[StageSpec, ...]:
-    """Check that the stages form a growable network and fill in inferred from_rgb widths."""
-    context = BuildContext(image_channels)
-    for stage in stages:
+def check_network(spec: NetworkSpec) -> NetworkSpec:
+    """Check that the stages form a growable network, stage by stage as data flows: every layer takes
+    what the one before gives, and at every depth the stage that is newest there (the StagePlan's head)
+    makes or reads an image of its size and hands the next stage what it expects. Returns the spec
+    with the from_rgb widths left out filled in."""
+    for stage in spec.stages:
         for layer in stage.layers + stage.rgb:
             check_layer_options(layer)
-    if role == "generator":
-        return _resolve_generator(stages, context, latent_size)
-    return _resolve_discriminator(stages, context)
+    for index in range(1, len(spec.stages)):
+        _check_doubles(spec, index)
+    if spec.role == "discriminator":
+        _check_first_from_rgb(spec.stages[0])
+    newest = {plan.head: plan for plan in (stage_plan(spec, depth, False) for depth in range(1, len(spec.stages) + 1))}
+    stages = []
+    for index, shapes in enumerate(iter_stage_shapes(spec)):
+        stage = spec.stages[index]
+        if spec.role == "discriminator":
+            stage = _infer_from_rgb_channels(stage, shapes.layers_in)
+        _check_head(spec, stage, newest[index], shapes)
+        stages.append(stage)
+    return replace(spec, stages=tuple(stages))
 
 
-def _resolve_generator(stages: Sequence[StageSpec], context: BuildContext, latent_size: int | None) -> tuple[StageSpec, ...]:
-    shape: Shape = (latent_size or 0, 1, 1)
-    for index, stage in enumerate(stages):
-        if index:
-            _check_doubles(stage, stages[index - 1], "generator", "doubles", 2 * stages[index - 1].resolution)
-        shape = output_shape(stage.layers, shape, context)
-        _check_spatial(stage, shape, stage.resolution, "ends at", "add an `upsample` layer or fix `resolution`")
-        image = output_shape(stage.rgb, shape, context)
-        if image != (context.image_channels, stage.resolution, stage.resolution):
+def _check_head(spec: NetworkSpec, stage: StageSpec, plan: StagePlan, shapes: StageShapes) -> None:
+    """The stage as the newest one of `plan`: its head fits, and it hands on what the next stage needs."""
+    context, image = BuildContext(spec.image_channels), image_shape(spec, plan.head)
+    size = f"{stage.resolution}×{stage.resolution}"
+    if spec.role == "generator":
+        _check_spatial(stage, shapes.layers_out, stage.resolution, "ends at", "add an `upsample` layer or fix `resolution`")
+        made = output_shape(stage.rgb, shapes.layers_out, context)
+        if made != image:
             raise SpecError.single(
                 stage.location.child("to_rgb"),
-                f"the to_rgb layers of the {stage.resolution}×{stage.resolution} stage must output an image",
-                found=format_shape(image),
-                allowed=format_shape((context.image_channels, stage.resolution, stage.resolution)),
+                f"the to_rgb layers of the {size} stage must output an image",
+                found=format_shape(made),
+                allowed=format_shape(image),
                 hint="use [{type: to_rgb}], which always outputs `image_channels` channels",
             )
-    return tuple(stages)
-
-
-def _resolve_discriminator(stages: Sequence[StageSpec], context: BuildContext) -> tuple[StageSpec, ...]:
-    resolved: list[StageSpec] = []
-    below: Shape | None = None  # what the stage above hands down to this one
-    for index, stage in enumerate(stages):
-        if index:
-            _check_doubles(stage, stages[index - 1], "discriminator", "halves", stages[index - 1].resolution // 2)
-        rgb = tuple(_infer_from_rgb_channels(layer, below, index) for layer in stage.rgb)
-        image: Shape = (context.image_channels, stage.resolution, stage.resolution)
-        head = output_shape(rgb, image, context)
-        if below is not None and head != below:
-            raise SpecError.single(
-                stage.location.child("from_rgb"),
-                f"from_rgb of the {stage.resolution}×{stage.resolution} stage outputs {format_shape(head)}, but the "
-                f"stage above hands this stage {format_shape(below)}: the channels cannot chain",
-                found=format_shape(head),
-                allowed=format_shape(below),
-                hint="leave `channels` out of from_rgb to infer it, or make the two widths equal",
-            )
-        shape = output_shape(stage.layers, head, context)
-        last = index == len(stages) - 1
-        if last:
-            if len(shape) == 0 or _numel(shape) != 1:
-                raise SpecError.single(
-                    stage.location.child("layers"),
-                    "the last discriminator stage must end in one score per image",
-                    found=format_shape(shape),
-                    allowed="1 feature (e.g. a final {type: dense, channels: 1}) or 1×1×1",
-                )
-        else:
-            _check_spatial(stage, shape, stage.resolution // 2, "hands down", "add a `downsample` layer")
-        below = shape
-        resolved.append(StageSpec(stage.resolution, stage.layers, rgb, stage.location))
-    return tuple(resolved)
-
-
-def _numel(shape: Shape) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
-
-
-def _infer_from_rgb_channels(layer: LayerSpec, below: Shape | None, index: int) -> LayerSpec:
-    if layer.type != "from_rgb" or layer.options["channels"] is not None:
-        return layer
-    if below is None:
+        return
+    head = output_shape(stage.rgb, image, context)
+    if head != shapes.layers_in:
         raise SpecError.single(
-            layer.location,
-            "the from_rgb of the first (highest-resolution) discriminator stage needs `channels`",
-            hint="nothing feeds this stage from above, so its input width cannot be inferred; "
-            "add e.g. `channels: 16` to this stage's from_rgb",
+            stage.location.child("from_rgb"),
+            f"from_rgb of the {size} stage outputs {format_shape(head)}, but the stage above hands this stage "
+            f"{format_shape(shapes.layers_in)}: the channels cannot chain",
+            found=format_shape(head),
+            allowed=format_shape(shapes.layers_in),
+            hint="leave `channels` out of from_rgb to infer it, or make the two widths equal",
         )
-    return LayerSpec(layer.type, {**layer.options, "channels": below[0]}, layer.location)
+    if plan.depth > 1:
+        _check_spatial(stage, shapes.layers_out, stage.resolution // 2, "hands down", "add a `downsample` layer")
+    elif math.prod(shapes.layers_out) != 1:
+        raise SpecError.single(
+            stage.location.child("layers"),
+            "the last discriminator stage must end in one score per image",
+            found=format_shape(shapes.layers_out),
+            allowed="1 feature (e.g. a final {type: dense, channels: 1}) or 1×1×1",
+        )
 
 
-def _check_doubles(stage: StageSpec, previous: StageSpec, role: str, verb: str, expected: int) -> None:
+def _check_first_from_rgb(first: StageSpec) -> None:
+    for layer in first.rgb:
+        if layer.type == "from_rgb" and layer.options["channels"] is None:
+            raise SpecError.single(
+                layer.location,
+                "the from_rgb of the first (highest-resolution) discriminator stage needs `channels`",
+                hint="nothing feeds this stage from above, so its input width cannot be inferred; "
+                "add e.g. `channels: 16` to this stage's from_rgb",
+            )
+
+
+def _infer_from_rgb_channels(stage: StageSpec, received: Shape) -> StageSpec:
+    """A from_rgb without `channels` gives the width the stage above hands down."""
+    rgb = tuple(
+        LayerSpec(layer.type, {**layer.options, "channels": received[0]}, layer.location)
+        if layer.type == "from_rgb" and layer.options["channels"] is None else layer
+        for layer in stage.rgb
+    )
+    return replace(stage, rgb=rgb)
+
+
+def _check_doubles(spec: NetworkSpec, index: int) -> None:
+    stage, previous = spec.stages[index], spec.stages[index - 1]
+    generator = spec.role == "generator"
+    expected = 2 * previous.resolution if generator else previous.resolution // 2
     if stage.resolution != expected:
-        order = "lowest resolution first" if role == "generator" else "highest resolution first, as data flows"
+        order = "lowest resolution first" if generator else "highest resolution first, as data flows"
         raise SpecError.single(
             stage.location.child("resolution"),
-            f"stage resolution {stage.resolution} after a {previous.resolution} stage: each {role} stage "
-            f"{verb} the resolution ({order})",
+            f"stage resolution {stage.resolution} after a {previous.resolution} stage: each {spec.role} stage "
+            f"{'doubles' if generator else 'halves'} the resolution ({order})",
             found=str(stage.resolution),
             allowed=str(expected),
         )

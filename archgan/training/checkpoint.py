@@ -1,26 +1,27 @@
-"""Checkpoints: a folder per save, written under a temporary name and renamed, so a kill never leaves
-a torn checkpoint. Everything is safetensors or JSON; nothing is pickled.
-
-    checkpoints/step-000001234/
-        generator.safetensors  discriminator.safetensors  generator_ema.safetensors   (spec in metadata)
-        training_state.safetensors   optimizer states, schedule position, RNG states, data order
-        generator.json  discriminator.json  training.json  run.json   (readable copies)
-"""
+"""Checkpoints: a folder per save (its files: training/files.py), written under a temporary name and
+renamed, so a kill never leaves a torn checkpoint. Everything is safetensors or JSON; nothing is pickled.
+A TrainState's state_dict() is stored as plain JSON with its tensors in one safetensors file."""
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-STATE_FILE = "training_state.safetensors"
-_STEP = re.compile(r"step-(\d+)$")
+from ..networks.weights import read_weights, save_weights
+from .files import (NETWORK_FILES, PERIODIC_MARK, STATE_FILE, TEMPORARY_PREFIX, checkpoint_name, is_checkpoint_name,
+                    list_checkpoints)
+from .run import RunSettings
+
+if TYPE_CHECKING:
+    from .plan import Position
+    from .state import TrainState
+
 
 
 def flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
@@ -66,8 +67,8 @@ def write_checkpoint(folder: Path, step: int, write) -> Path:
     """Create checkpoints/step-<step>/ atomically: `write(tmp_dir)` fills a temporary folder, which is
     synced and renamed into place (an existing checkpoint of the same step is replaced)."""
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"step-{step:09d}"
-    temporary = folder / f".tmp-step-{step:09d}-{os.getpid()}"
+    final = folder / checkpoint_name(step)
+    temporary = folder / f"{TEMPORARY_PREFIX}{step:09d}-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
     write(temporary)
@@ -85,21 +86,31 @@ def write_checkpoint(folder: Path, step: int, write) -> Path:
     return final
 
 
-def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (temporary folders of interrupted writes are ignored)."""
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir() if p.is_dir() and _STEP.match(p.name) and (p / STATE_FILE).is_file()]
-    return sorted(found, key=lambda p: int(_STEP.match(p.name).group(1)))
+def save_checkpoint(folder: Path, state: TrainState, settings: RunSettings, position: Position, periodic: bool) -> Path:
+    """checkpoints/step-<step>/ for the state: each network with its spec, the rest of the state (with the
+    depth and alpha reached, for generating from it) and the run's settings; then older ones pruned."""
+    rest = {key: value for key, value in state.state_dict().items() if key != "networks"}
+    rest |= {"depth": position.depth, "alpha": position.alpha}
+
+    def write(temporary: Path) -> None:
+        for name, network in state.networks().items():
+            save_weights(network, temporary / NETWORK_FILES[name])
+        save_state(rest, temporary / STATE_FILE)
+        settings.save(temporary)
+        if periodic:
+            (temporary / PERIODIC_MARK).touch()
+
+    path = write_checkpoint(folder, state.step, write)
+    prune(folder)
+    return path
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    checkpoints = list_checkpoints(folder)
-    return checkpoints[-1] if checkpoints else None
-
-
-PERIODIC_MARK = "periodic"
-"""An empty file marking a checkpoint written every --checkpoint_factor epochs; those are kept."""
+def read_checkpoint(checkpoint: Path) -> dict[str, Any]:
+    """A checkpoint folder as a TrainState state dict (the networks from their safetensors files)."""
+    state = load_state(checkpoint / STATE_FILE)
+    state["networks"] = {name: read_weights(checkpoint / file)[0] for name, file in NETWORK_FILES.items()
+                         if (checkpoint / file).is_file()}
+    return state
 
 
 def prune(folder: Path) -> None:
@@ -107,5 +118,5 @@ def prune(folder: Path) -> None:
     checkpoints = list_checkpoints(folder)
     keep = {p for p in checkpoints if (p / PERIODIC_MARK).exists()} | set(checkpoints[-1:])
     for path in folder.iterdir() if folder.is_dir() else []:
-        if path.name.startswith(".tmp-step-") or (_STEP.match(path.name) and path not in keep):
+        if path.name.startswith(TEMPORARY_PREFIX) or (is_checkpoint_name(path.name) and path not in keep):
             shutil.rmtree(path, ignore_errors=True)

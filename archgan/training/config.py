@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from jsonschema import Draft202012Validator
 
 from ..losses import loss_schema, normalize_loss
+from ..metrics import METRICS
 from ..options import Option, options_schema, with_defaults
 from ..resources import architectures_dir, builtin_architectures
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
@@ -62,9 +63,10 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
     "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
     "log_every": Option(_POSITIVE_INT, "read the losses back from the device and log them every this many steps", 20),
-    "metrics": Option({"type": "array", "items": {"enum": ["swd", "msssim", "fid"]}, "uniqueItems": True},
-                      "quality measures computed at the end of every stage and of training (fid needs "
-                      "--inception_weights)", []),
+    "metrics": Option({"type": "array", "items": {"enum": sorted(METRICS)}, "uniqueItems": True},
+                      "quality measures computed at the end of every stage and of training: "
+                      + "; ".join(f"{name}: {metric.doc}" for name, metric in sorted(METRICS.items()))
+                      + " (fid needs --inception_weights)", []),
     "metrics_images": Option(_POSITIVE_INT, "real and generated images each metric compares", 2048),
 }
 

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..networks import Discriminator, Generator
+from ..spec.stages import stage_plan
 
 
 @dataclass(frozen=True)
@@ -92,22 +93,19 @@ class ActiveParts(nn.Module):
     def __init__(self, network: Generator | Discriminator, depth: int, fading: bool):
         super().__init__()
         object.__setattr__(self, "network", network)  # not a submodule: only the used parts are
-        count = network.num_stages
-        if isinstance(network, Generator):
-            stages, heads = range(depth), [depth - 1] + ([depth - 2] if fading else [])
-        else:
-            top = count - depth
-            stages, heads = range(top, count), [top] + ([top + 1] if fading else [])
-        self.parts = nn.ModuleList([network.stage(i) for i in stages] + [network.head(i) for i in heads])
+        plan = stage_plan(network.spec, depth, fading)
+        self.parts = nn.ModuleList([network.stage(i) for i in plan.stages] + [network.head(i) for i in plan.heads])
 
     def forward(self, x: torch.Tensor, depth: int, alpha) -> torch.Tensor:
         return self.network(x, depth, alpha)
 
 
 def wrap(network: Generator | Discriminator, depth: int, fading: bool, distribution: Distribution) -> nn.Module:
-    """The network to train this phase with: itself for one process, else DDP over its active parts."""
+    """The network to train this period with: itself for one process, else DDP over its active parts
+    (DDP registers the parameters that require gradients when it is built: all of them, here)."""
     if not distribution.enabled:
         return network
+    network.requires_grad_(True)
     device_ids = [distribution.local_rank] if next(network.parameters()).is_cuda else None
     return DistributedDataParallel(ActiveParts(network, depth, fading), device_ids=device_ids)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from ..figures import new_figure
+
 log = logging.getLogger("archgan.train")
 
 
@@ -46,10 +48,10 @@ class RunLog:
 
     def plot_losses(self) -> Path:
         """plots/losses.png: every loss term against images shown, stage changes marked."""
-        plt = _pyplot()
         records = [r for r in self._records() if "loss/D" in r]
         path = self.plots / "losses.png"
-        figure, axis = plt.subplots(figsize=(9, 4.5))
+        figure = new_figure(figsize=(9, 4.5))
+        axis = figure.subplots()
         names = sorted({k for r in records for k in r if k.startswith("loss/")})
         for name in names:
             points = [(r["images"] / 1000, r[name]) for r in records if name in r]
@@ -65,7 +67,6 @@ class RunLog:
             axis.legend(fontsize=8)
         figure.tight_layout()
         figure.savefig(path, dpi=100)
-        plt.close(figure)
         return path
 
     def plot_metrics(self) -> Path | None:
@@ -73,11 +74,11 @@ class RunLog:
         records = [r for r in self._records() if r.get("kind") == "metrics"]
         if not records:
             return None
-        plt = _pyplot()
         names = sorted({k for r in records for k in r if "/" in k or k in ("fid", "kid")})
         panels = [[n for n in names if n.startswith("swd")], [n for n in names if not n.startswith("swd")]]
         panels = [panel for panel in panels if panel]
-        figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+        figure = new_figure(figsize=(5 * len(panels), 4))
+        axes = figure.subplots(1, len(panels), squeeze=False)
         right = max(r["images"] for r in records) / 1000 * 1.05
         for axis, panel in zip(axes[0], panels):
             for name in panel:
@@ -94,7 +95,6 @@ class RunLog:
         figure.tight_layout()
         path = self.plots / "metrics.png"
         figure.savefig(path, dpi=100)
-        plt.close(figure)
         return path
 
     def _records(self) -> list[dict]:
@@ -104,13 +104,3 @@ class RunLog:
         self.tensorboard.close()
         log.removeHandler(self._handler)
         self._handler.close()
-
-
-def _pyplot():
-    """matplotlib's pyplot drawing to files only (no display is needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt

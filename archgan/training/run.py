@@ -6,15 +6,17 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ..errors import SetupError
 from ..spec import NetworkSpec, load_spec_text
 from .config import TrainingConfig, training_config_from_json
+from .files import CHECKPOINTS, LOGS, RUN_FILE, SETTINGS_FILES, latest_checkpoint
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    generator: NetworkSpec = field(metadata={"saved": "generator.json"})
-    discriminator: NetworkSpec = field(metadata={"saved": "discriminator.json"})
-    training: TrainingConfig = field(metadata={"saved": "training.json"})
+    generator: NetworkSpec = field(metadata={"saved": SETTINGS_FILES["generator"]})
+    discriminator: NetworkSpec = field(metadata={"saved": SETTINGS_FILES["discriminator"]})
+    training: TrainingConfig = field(metadata={"saved": SETTINGS_FILES["training"]})
     images_dir: str
     run_dir: str
     sample_dir: str
@@ -41,6 +43,14 @@ class RunSettings:
     tf32: bool = False  # TF32 tensor cores for float32 matmuls and convolutions
     cudnn_benchmark: bool = False  # let cuDNN pick the fastest convolution algorithms
 
+    def images_per_stage(self, dataset_size: int) -> int | None:
+        """--kimg or --num_epochs as real images per stage (None: the training file's schedule)."""
+        if self.stage_kimg is not None:
+            return round(self.stage_kimg * 1000)
+        if self.stage_epochs is not None:
+            return round(self.stage_epochs * dataset_size)
+        return None
+
     def save(self, folder: Path) -> None:
         """run.json plus the canonical JSON of both specs and the training config."""
         plain = {}
@@ -50,16 +60,24 @@ class RunSettings:
                 (folder / item.metadata["saved"]).write_text(value.to_json() + "\n")
             else:
                 plain[item.name] = value
-        (folder / "run.json").write_text(json.dumps(plain, indent=2) + "\n")
+        (folder / RUN_FILE).write_text(json.dumps(plain, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path) -> RunSettings:
-        plain = json.loads((folder / "run.json").read_text())
+        plain = json.loads((folder / RUN_FILE).read_text())
+        files = {name: folder / file for name, file in SETTINGS_FILES.items()}
         return cls(
-            generator=load_spec_text((folder / "generator.json").read_text(), file=str(folder / "generator.json")),
-            discriminator=load_spec_text(
-                (folder / "discriminator.json").read_text(), file=str(folder / "discriminator.json")
-            ),
-            training=training_config_from_json((folder / "training.json").read_text(), str(folder / "training.json")),
+            generator=load_spec_text(files["generator"].read_text(), file=str(files["generator"])),
+            discriminator=load_spec_text(files["discriminator"].read_text(), file=str(files["discriminator"])),
+            training=training_config_from_json(files["training"].read_text(), str(files["training"])),
             **plain,
         )
+
+def resume_checkpoint(run_dir: Path) -> Path:
+    """The newest complete checkpoint of a run folder (its checkpoint folder may have been moved by --model_dir)."""
+    saved = run_dir / LOGS / RUN_FILE
+    folder = Path(RunSettings.load(saved.parent).model_dir) if saved.is_file() else run_dir / CHECKPOINTS
+    found = latest_checkpoint(folder)
+    if found is None:
+        raise SetupError(f"{run_dir}: no complete checkpoint in {folder} to resume from")
+    return found

@@ -1,4 +1,5 @@
-"""GAN losses: one registry, each loss with its options (schema, default, docs line) and its two halves.
+"""The GAN losses (registered in losses/__init__.py): each has a discriminator half and a generator half,
+and may declare regularizers that run on their own schedule.
 
 A loss sees the discriminator as a function `d(images) -> scores [N]` (depth and alpha already
 bound), so the same losses serve every architecture and every stage. `fake` is detached for the
@@ -6,13 +7,11 @@ discriminator half; the generator half receives it with its graph.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
-
-from .options import Option, options_schema
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
 Terms = dict[str, torch.Tensor]
@@ -22,13 +21,12 @@ Terms = dict[str, torch.Tensor]
 @dataclass(frozen=True)
 class LossContext:
     """What a loss may need beyond the images: the resolution being trained (the official ProGAN
-    takes its gradient penalty at the final resolution), the step (lazy regularization), the random
-    generator (penalty mixing factors, label noise) whose state checkpoints keep, and, with several
-    processes, this process's `rows` of the global batch of `batch` images."""
+    takes its gradient penalty at the final resolution), the random generator (penalty mixing factors,
+    label noise) whose state checkpoints keep, and, with several processes, this process's `rows` of
+    the global batch of `batch` images."""
 
     resolution: int
     final_resolution: int
-    step: int
     generator: torch.Generator | None = None
     rows: torch.Tensor | None = None
     batch: int | None = None
@@ -51,6 +49,31 @@ class LossContext:
         return all_reduce(values.sum()) / self.batch
 
 
+@dataclass(frozen=True)
+class Regularizer:
+    """A penalty on the discriminator run as its own step every `interval` steps, its value multiplied
+    by the interval (StyleGAN2's lazy regularization); logged as loss/D_<name>."""
+
+    name: str
+    interval: int
+    penalty: Callable[[Critic, torch.Tensor, LossContext], torch.Tensor]  # (d, real, context) -> scalar
+
+
+class Loss:
+    """Both halves of a GAN loss; `regularizers` are the penalties that run on their own schedule."""
+
+    regularizers: tuple[Regularizer, ...] = ()
+
+    def __init__(self, options: Mapping[str, Any]):
+        """`options`: the normalized loss entry (losses without options have nothing to read in it)."""
+
+    def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
+        raise NotImplementedError
+
+    def generator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
+        raise NotImplementedError
+
+
 def _input_gradient(d: Critic, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of `images` and the gradient of their sum w.r.t. the images, kept differentiable."""
     images = images.detach().requires_grad_(True)
@@ -59,7 +82,7 @@ def _input_gradient(d: Critic, images: torch.Tensor) -> tuple[torch.Tensor, torc
     return scores, gradient
 
 
-class WassersteinGP:
+class WassersteinGP(Loss):
     """WGAN-GP (Gulrajani et al. 2017) as the official ProGAN: D minimizes D(fake) − D(real)
     + λ·(‖∇D(mix)‖ − target)²/target² + ε·D(real)², one uniform mixing factor per sample."""
 
@@ -85,7 +108,7 @@ class WassersteinGP:
         return {"loss": -d(fake).mean()}
 
 
-class Hinge:
+class Hinge(Loss):
     """Hinge loss (Lim & Ye 2017; SAGAN): D: relu(1 − D(real)) + relu(1 + D(fake)); G: −D(fake)."""
 
     def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
@@ -95,7 +118,7 @@ class Hinge:
         return {"loss": -d(fake).mean()}
 
 
-class RelativisticHinge:
+class RelativisticHinge(Loss):
     """Relativistic average hinge (Jolicoeur-Martineau 2018) as attn_gan_pytorch defines it:
     r = D(real) − mean D(fake), f = D(fake) − mean D(real);
     D: mean relu(1 − r) + mean relu(1 + f); G: mean relu(1 + r) + mean relu(1 − f).
@@ -116,7 +139,7 @@ class RelativisticHinge:
         return {"loss": F.relu(1 + real_vs_fake).mean() + F.relu(1 - fake_vs_real).mean()}
 
 
-class LeastSquares:
+class LeastSquares(Loss):
     """LSGAN (Mao et al. 2017) with mean squared errors: D: (D(real) − 1)² + D(fake)²; G: (D(fake) − 1)².
     With `label_noise` n > 0 the discriminator's targets are drawn per sample, U[1 − n, 1] for real
     and U[0, n] for fake images, the noisy labels the nvnbny PGGAN uses to steady MSE training."""
@@ -137,19 +160,28 @@ class LeastSquares:
         return {"loss": F.mse_loss(scores, torch.ones_like(scores))}
 
 
-class Logistic:
+class Logistic(Loss):
     """Non-saturating logistic loss (Goodfellow et al. 2014): D: softplus(D(fake)) + softplus(−D(real));
-    G: softplus(−D(fake)). Optional R1 penalty (Mescheder et al. 2018) γ/2·‖∇D(real)‖², applied every
-    `r1_interval` steps and scaled by the interval (lazy regularization, StyleGAN2)."""
+    G: softplus(−D(fake)). The R1 penalty (Mescheder et al. 2018) γ/2·‖∇D(real)‖² joins every
+    discriminator step with `r1_interval` 1 (from the same pass over the real images), and is otherwise
+    a regularizer of its own every `r1_interval` steps (lazy regularization, StyleGAN2)."""
 
     def __init__(self, options: Mapping[str, Any]):
-        self.gamma, self.interval = options["r1_gamma"], options["r1_interval"]
+        self.gamma, interval = options["r1_gamma"], options["r1_interval"]
+        self.every_step = bool(self.gamma) and interval == 1
+        self.regularizers = (Regularizer("r1", interval, self.r1),) if self.gamma and interval > 1 else ()
+
+    def _r1_of(self, gradient: torch.Tensor) -> torch.Tensor:
+        return self.gamma / 2 * gradient.flatten(1).square().sum(dim=1).mean()
+
+    def r1(self, d: Critic, real: torch.Tensor, context: LossContext) -> torch.Tensor:
+        return self._r1_of(_input_gradient(d, real)[1])
 
     def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
         terms: Terms = {}
-        if self.gamma and context.step % self.interval == 0:
+        if self.every_step:
             real_scores, gradient = _input_gradient(d, real)
-            terms["r1"] = self.gamma / 2 * gradient.flatten(1).square().sum(dim=1).mean() * self.interval
+            terms["r1"] = self._r1_of(gradient)
         else:
             real_scores = d(real)
         logistic = F.softplus(d(fake)).mean() + F.softplus(-real_scores).mean()
@@ -158,87 +190,3 @@ class Logistic:
 
     def generator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
         return {"loss": F.softplus(-d(fake)).mean()}
-
-
-@dataclass(frozen=True)
-class LossType:
-    name: str
-    doc: str
-    make: Callable[[Mapping[str, Any]], Any]
-    options: Mapping[str, Option] = field(default_factory=dict)
-
-
-_NUMBER = {"type": "number", "minimum": 0}
-LOSSES: dict[str, LossType] = {
-    loss.name: loss
-    for loss in (
-        LossType(
-            "wgan-gp",
-            WassersteinGP.__doc__.split("\n")[0],
-            WassersteinGP,
-            {
-                "gp_weight": Option(_NUMBER, "λ, weight of the gradient penalty", 10.0),
-                "target": Option({"type": "number", "exclusiveMinimum": 0}, "gradient norm the penalty pulls towards", 1.0),
-                "drift": Option(_NUMBER, "ε, weight of D(real)² that keeps scores near 0", 0.001),
-                "full_resolution_penalty": Option(
-                    {"type": "boolean"},
-                    "take the gradient norm as the official ProGAN does, w.r.t. images upsampled to the final "
-                    "resolution (the native norm × resolution / final resolution); false: at the native resolution",
-                    False,
-                ),
-            },
-        ),
-        LossType("hinge", Hinge.__doc__.split("\n")[0], lambda options: Hinge()),
-        LossType("relativistic-hinge", RelativisticHinge.__doc__.split("\n")[0], lambda options: RelativisticHinge()),
-        LossType(
-            "lsgan",
-            LeastSquares.__doc__.split("\n")[0],
-            LeastSquares,
-            {"label_noise": Option({"type": "number", "minimum": 0, "maximum": 1}, "width of the noisy-label ranges", 0.0)},
-        ),
-        LossType(
-            "logistic",
-            Logistic.__doc__.split("\n")[0],
-            Logistic,
-            {
-                "r1_gamma": Option(_NUMBER, "γ of the R1 penalty on real images; 0 turns it off", 0.0),
-                "r1_interval": Option({"type": "integer", "minimum": 1}, "apply R1 every this many steps", 1),
-            },
-        ),
-    )
-}
-
-
-def loss_schema() -> dict[str, Any]:
-    """A loss entry: a loss name, or {type: NAME, ...options}."""
-    names = sorted(LOSSES)
-    return {
-        "anyOf": [
-            {"enum": names},
-            {
-                "type": "object",
-                "title": "a loss entry such as {type: wgan-gp, gp_weight: 10}",
-                "required": ["type"],
-                "properties": {"type": {"enum": names}},
-                "allOf": [
-                    {
-                        "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
-                        "then": options_schema(LOSSES[name].options, strict=False, const_type=name),
-                    }
-                    for name in names
-                ],
-            },
-        ]
-    }
-
-
-def normalize_loss(value: str | Mapping[str, Any]) -> dict[str, Any]:
-    """'hinge' or {type: wgan-gp, gp_weight: 5} -> the full entry with every option explicit."""
-    entry = {"type": value} if isinstance(value, str) else dict(value)
-    loss = LOSSES[entry["type"]]
-    return {"type": loss.name, **{name: entry.get(name, option.default) for name, option in loss.options.items()}}
-
-
-def build_loss(entry: Mapping[str, Any]):
-    """The loss object for a normalized loss entry."""
-    return LOSSES[entry["type"]].make(entry)

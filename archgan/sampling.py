@@ -1,0 +1,32 @@
+"""Drawing images from a generator: batches of latents rendered to [0, 1] images, and latent-space
+walks (spherical interpolation, which keeps Gaussian latents at their typical norm along the way)."""
+from __future__ import annotations
+
+import torch
+
+from .networks import Generator
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents `a` and `b` at fractions `t`."""
+    a_unit, b_unit = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a_unit * b_unit).sum(-1, keepdim=True).clamp(-1, 1))
+    sin = torch.sin(omega)
+    linear = (1 - t) * a + t * b
+    spherical = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin.clamp_min(1e-8)
+    return torch.where(sin.abs() < 1e-6, linear, spherical)
+
+
+def walk(points: torch.Tensor, frames: int) -> torch.Tensor:
+    """Latents visiting every point in turn and returning to the first, `frames` steps per leg."""
+    t = torch.arange(frames, dtype=points.dtype).view(-1, 1) / frames
+    legs = [slerp(points[i].expand(frames, -1), points[(i + 1) % len(points)].expand(frames, -1), t)
+            for i in range(len(points))]
+    return torch.cat(legs)
+
+
+@torch.no_grad()
+def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float, batch_size: int, device) -> torch.Tensor:
+    """The generator's images for `latents`, in batches, as [0, 1] floats on the CPU."""
+    chunks = [generator(chunk.to(device), depth, alpha).clamp(-1, 1).cpu() for chunk in latents.split(batch_size)]
+    return (torch.cat(chunks) + 1) / 2

@@ -1,0 +1,71 @@
+"""Per-layer summary of a network, in the spirit of Table 2 of the ProGAN paper: every layer's output
+shape and parameter count, from the registry's shape and parameter rules (nothing is built, so
+`archgan show` needs no torch; a test checks the counts against the built modules)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..layers import BuildContext, Shape, layer_type
+from ..layers.activations import activation_label
+from .model import LayerSpec, NetworkSpec
+from .shapes import format_shape, layer_parameters, trace
+from .stages import image_shape, stage_plan, stage_shapes
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    layer: str
+    activation: str
+    output_shape: str
+    parameters: int | None  # None for the input row
+    head: bool = False  # a to_rgb / from_rgb layer
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    resolution: int
+    rows: tuple[LayerRow, ...]
+
+    @property
+    def parameters(self) -> int:
+        return sum(row.parameters or 0 for row in self.rows)
+
+    @property
+    def head_parameters(self) -> int:
+        return sum(row.parameters or 0 for row in self.rows if row.head)
+
+
+def _rows(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext, head: bool) -> list[LayerRow]:
+    rows = []
+    for layer, received, made in trace(layers, shape, context):
+        options = layer.to_dict()
+        activation = activation_label(options["activation"]) if "activation" in options else ""
+        rows.append(LayerRow(layer_type(layer.type).label(options), activation, format_shape(made),
+                             layer_parameters(layer, received, context), head))
+    return rows
+
+
+def summarize(spec: NetworkSpec) -> list[StageSummary]:
+    """One StageSummary per stage, in the spec's order, with every layer's output shape and parameters."""
+    context = BuildContext(spec.image_channels)
+    generator = spec.role == "generator"
+    summaries = []
+    for index, (stage, shapes) in enumerate(zip(spec.stages, stage_shapes(spec))):
+        if generator:
+            first = [LayerRow("latent z", "", str(spec.latent_size), None)] if index == 0 else []
+            rows = first + _rows(stage.layers, shapes.layers_in, context, head=False) \
+                + _rows(stage.rgb, shapes.layers_out, context, head=True)
+        else:
+            first = [LayerRow("image", "", format_shape(image_shape(spec, 0)), None)] if index == 0 else []
+            rows = first + _rows(stage.rgb, image_shape(spec, index), context, head=True) \
+                + _rows(stage.layers, shapes.layers_in, context, head=False)
+        summaries.append(StageSummary(stage.resolution, tuple(rows)))
+    return summaries
+
+
+def growing_head_parameters(spec: NetworkSpec, summaries: Sequence[StageSummary]) -> int:
+    """Parameters of the image heads that only run while the network grows: every head but the one the
+    full-depth StagePlan uses (the paper's Table 2 leaves them out)."""
+    used = stage_plan(spec, len(spec.stages), fading=False).heads
+    return sum(summary.head_parameters for index, summary in enumerate(summaries) if index not in used)

@@ -1,0 +1,176 @@
+"""RunPlan: everything about a run that can be decided before any tensor exists, from the two specs, the
+training file, the length of a stage and the number of processes. The schedule (stages, their batch
+sizes and learning rates, the fade-in and stable periods in real images shown, as the official ProGAN
+counts) and every check of those files that needs no tensor live here, so `archgan validate` and
+`train.py` refuse the same files with the same message, before any image is decoded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import SetupError
+from ..layers import layer_type
+from ..spec import Location, NetworkSpec, SpecError
+from .config import TrainingConfig
+
+
+@dataclass(frozen=True)
+class Period:
+    """A stretch of training: stage `stage` (0-based) either fading in or stable."""
+
+    index: int
+    stage: int
+    fading: bool
+    start: int  # images shown before this period
+    images: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.images
+
+
+@dataclass(frozen=True)
+class Position:
+    period: Period
+    alpha: float  # weight of the newest stage: ramps 0 -> 1 while fading, 1 when stable
+
+    @property
+    def depth(self) -> int:
+        return self.period.stage + 1
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What the training file says for one stage."""
+
+    resolution: int
+    batch_size: int
+    g_lr: float
+    d_lr: float
+
+
+def batch_group(discriminator: NetworkSpec) -> int:
+    """The most samples a discriminator layer reads together (minibatch stddev's group; 1 for none), by
+    the layer types' `batch_group` capability."""
+    sizes = [kind.batch_group(layer.options) for stage in discriminator.stages for layer in stage.layers + stage.rgb
+             if (kind := layer_type(layer.type)).batch_group is not None]
+    return max(sizes, default=1)
+
+
+def check_fit(generator: NetworkSpec, discriminator: NetworkSpec, training: TrainingConfig,
+              world_size: int = 1) -> tuple[StageSettings, ...]:
+    """The per-stage settings, once the three files are known to fit together and every batch can be
+    split among the processes and into the discriminator's groups."""
+    if generator.resolutions != discriminator.resolutions[::-1]:
+        raise SetupError(
+            f"{generator.source} and {discriminator.source}: the generator's stages "
+            f"({', '.join(map(str, generator.resolutions))}) and the discriminator's "
+            f"({', '.join(map(str, discriminator.resolutions[::-1]))}) must have the same resolutions"
+        )
+    if generator.image_channels != discriminator.image_channels:
+        raise SetupError(
+            f"{generator.source} and {discriminator.source}: the generator makes {generator.image_channels}-channel "
+            f"images but the discriminator reads {discriminator.image_channels}-channel ones: set the same "
+            "image_channels in both"
+        )
+    count = len(generator.stages)
+    stages = tuple(StageSettings(*values) for values in zip(
+        generator.resolutions, training.per_stage("batch_size", count), training.per_stage("g_lr", count),
+        training.per_stage("d_lr", count)))
+    group = batch_group(discriminator)
+    for stage in stages:
+        _check_batch(stage, group, world_size, training)
+    return stages
+
+
+def _check_batch(stage: StageSettings, group: int, world: int, training: TrainingConfig) -> None:
+    """Batches the processes or the discriminator's groups cannot split are refused before training."""
+    size, batch = f"{stage.resolution}×{stage.resolution}", stage.batch_size
+    where = training.locations.get("batch_size", Location(training.source, ("batch_size",)))
+    if batch % world:
+        raise SpecError.single(where, f"the global batch size {batch} of the {size} stage does not divide among "
+                               f"{world} processes", hint=f"use a multiple of {world}")
+    group = min(group, batch // world)
+    if (batch // world) % group:
+        raise SpecError.single(
+            where, f"batch size {batch} of the {size} stage cannot be split into minibatch_stddev groups of {group}"
+            + (f" on each of {world} processes" if world > 1 else ""), hint=f"use a multiple of {group * world}")
+
+
+def _periods(training: TrainingConfig, count: int, images_per_stage: int | None) -> tuple[Period, ...]:
+    """Stage 0 stable, then for every later stage a fade-in and a stable period. `images_per_stage`, when
+    given (from --kimg or --num_epochs), replaces the file's numbers: each stage then shows that many
+    images, the first half fading in. The first stage never fades: there is nothing to fade from."""
+    if images_per_stage is None:
+        fade = [round(k * 1000) for k in training.per_stage("fade_kimg", count)]
+        stable = [round(k * 1000) for k in training.per_stage("stable_kimg", count)]
+    else:
+        fade = [images_per_stage // 2] * count
+        stable = [images_per_stage - images_per_stage // 2] * count
+        stable[0] = images_per_stage
+    fade[0] = 0
+    periods: list[Period] = []
+    for stage in range(count):
+        for fading, images in ((True, fade[stage]), (False, stable[stage])):
+            if images > 0:
+                periods.append(Period(len(periods), stage, fading, periods[-1].end if periods else 0, images))
+    if not periods:
+        where = training.locations.get("stable_kimg", Location(training.source, ("stable_kimg",)))
+        raise SpecError.single(
+            where, "the schedule shows no images: every stage's stable_kimg (and every fade_kimg after the first "
+            "stage) is 0", hint="give stable_kimg above 0 (thousands of real images per stage), or --kimg")
+    return tuple(periods)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    stages: tuple[StageSettings, ...]
+    periods: tuple[Period, ...]
+    batch_group: int  # the discriminator's minibatch-stddev group: each process's rows keep groups whole
+    world_size: int
+
+    @classmethod
+    def build(cls, generator: NetworkSpec, discriminator: NetworkSpec, training: TrainingConfig, *,
+              world_size: int = 1, images_per_stage: int | None = None) -> RunPlan:
+        """Check the files against each other and lay out the schedule; SpecError or SetupError otherwise."""
+        stages = check_fit(generator, discriminator, training, world_size)
+        periods = _periods(training, len(stages), images_per_stage)
+        return cls(stages, periods, batch_group(discriminator), world_size)
+
+    @property
+    def resolutions(self) -> list[int]:
+        return [stage.resolution for stage in self.stages]
+
+    @property
+    def final_resolution(self) -> int:
+        return self.stages[-1].resolution
+
+    @property
+    def total_images(self) -> int:
+        return self.periods[-1].end
+
+    def position(self, images_shown: int) -> Position:
+        """Where training is after `images_shown` images (past the end: the last period, stable)."""
+        for period in self.periods:
+            if images_shown < period.end:
+                alpha = (images_shown - period.start) / period.images if period.fading else 1.0
+                return Position(period, alpha)
+        return Position(self.periods[-1], 1.0)
+
+    def position_in(self, stage: int, alpha: float = 1.0) -> Position:
+        """A position inside stage `stage` (0-based): fading in at `alpha` < 1, else stable; for stepping
+        at a chosen stage (benchmarks, experiments) rather than where the schedule stands."""
+        fading = alpha < 1
+        for period in self.periods:
+            if period.stage == stage and period.fading == fading:
+                return Position(period, alpha if fading else 1.0)
+        what = f"a fade-in to stage {stage} at alpha {alpha}" if fading else f"a stable period of stage {stage}"
+        raise ValueError(f"this schedule has no {what}")
+
+    def stage(self, position: Position) -> StageSettings:
+        return self.stages[position.period.stage]
+
+    def describe(self, position: Position) -> str:
+        """'16×16 fade' or '16×16 stable', as the progress bar and logs say it."""
+        size = self.stage(position).resolution
+        return f"{size}×{size} {'fade' if position.period.fading else 'stable'}"

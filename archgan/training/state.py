@@ -1,0 +1,99 @@
+"""TrainState: everything that changes while training, and nothing else — the networks, the generator
+average, both optimizers, the counters, every random generator and the data order. Its state_dict()
+is what a checkpoint stores (networks in their own safetensors files, the rest in one), and
+load_state_dict() continues a run bit for bit on the same machine."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..data.stream import RealImages
+from ..networks import Discriminator, Generator
+from ..networks.weights import load_weights
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """Adam for both networks. A network regularized lazily every k steps (its regularizer a phase of its
+    own) gets lr ×k/(k+1) and betas^(k/(k+1)), as StyleGAN2 keeps its per-step dynamics the same."""
+
+    betas: tuple[float, float]
+    eps: float
+    lazy_interval: dict[str, int]  # "generator" / "discriminator" -> k (1: not lazy)
+    fused: bool = False  # the fused CUDA kernel
+
+    def ratio(self, network: str) -> float:
+        interval = self.lazy_interval.get(network, 1)
+        return interval / (interval + 1) if interval > 1 else 1.0
+
+    def make(self, network: str, parameters: Iterator[nn.Parameter], lr: float) -> torch.optim.Adam:
+        ratio = self.ratio(network)
+        betas = (self.betas[0] ** ratio, self.betas[1] ** ratio)
+        return torch.optim.Adam(parameters, lr * ratio, betas, self.eps, fused=self.fused)
+
+    def set_lr(self, network: str, optimizer: torch.optim.Optimizer, lr: float) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr * self.ratio(network)
+
+
+@dataclass
+class TrainState:
+    generator: Generator
+    discriminator: Discriminator
+    generator_ema: Generator | None
+    noise: torch.Generator  # latents and the losses' draws (penalty mixing, label noise)
+    data: RealImages  # its shuffled order, cursor and mirror-flip generator
+    adam: AdamSettings
+    g_optimizer: torch.optim.Optimizer | None = None
+    d_optimizer: torch.optim.Optimizer | None = None
+    step: int = 0
+    images_shown: int = 0
+    period_index: int = -1  # the schedule period the optimizers were set up for
+
+    def networks(self) -> dict[str, nn.Module]:
+        """The networks a checkpoint writes, by their name in training/files.py."""
+        named = {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.generator_ema}
+        return {name: network for name, network in named.items() if network is not None}
+
+    def reset_optimizers(self, g_lr: float, d_lr: float) -> None:
+        self.g_optimizer = self.adam.make("generator", self.generator.parameters(), g_lr)
+        self.d_optimizer = self.adam.make("discriminator", self.discriminator.parameters(), d_lr)
+
+    def set_learning_rates(self, g_lr: float, d_lr: float) -> None:
+        self.adam.set_lr("generator", self.g_optimizer, g_lr)
+        self.adam.set_lr("discriminator", self.d_optimizer, d_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
+        device = self.noise.device
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(device)
+        return {
+            "networks": {name: network.state_dict() for name, network in self.networks().items()},
+            "step": self.step,
+            "images_shown": self.images_shown,
+            "period_index": self.period_index,
+            "g_optimizer": self.g_optimizer.state_dict() if self.g_optimizer else None,
+            "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer else None,
+            "rng": rng,
+            "data": self.data.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], source: str = "the saved state") -> None:
+        for name, network in self.networks().items():
+            load_weights(network, state["networks"][name], f"{source}: {name}")
+        self.step, self.images_shown = int(state["step"]), int(state["images_shown"])
+        # checkpoints written before 2026-12 name the schedule period "phase_index"
+        self.period_index = int(state["period_index"] if "period_index" in state else state["phase_index"])
+        if state["g_optimizer"] is not None:
+            self.reset_optimizers(0.0, 0.0)  # the saved param groups bring their own learning rates and betas
+            self.g_optimizer.load_state_dict(state["g_optimizer"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.noise.set_state(state["rng"]["noise"])
+        if "cuda" in state["rng"] and self.noise.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.noise.device)
+        self.data.load_state_dict(state["data"])

@@ -1,0 +1,84 @@
+"""One training step: the phases due at this step (training/phases.py), run in order on a StepContext
+that holds what they read. `train_step` is the public entry; `Trainer.train_step` builds the context
+where the schedule stands, and the loop, the benchmarks and users all call that."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import torch
+from torch import nn
+
+from ..losses.objectives import Loss, LossContext
+from .plan import Position, StageSettings
+from .state import TrainState
+
+if TYPE_CHECKING:
+    from .phases import Phase
+
+Terms = dict[str, torch.Tensor]
+
+
+@dataclass
+class StepContext:
+    """What the phases of one step read and share. `generator` and `discriminator` are the networks
+    trained this period (wrapped by DistributedDataParallel with several processes); the state's own
+    discriminator scores the generator's step, which takes no gradient for D."""
+
+    state: TrainState
+    position: Position
+    stage: StageSettings
+    loss: Loss
+    loss_context: LossContext
+    generator: nn.Module
+    discriminator: nn.Module
+    rows: torch.Tensor | None = None  # this process's rows of the global batch (None: one process)
+    amp: bool = False
+    channels_last: bool = False
+    real: torch.Tensor | None = None  # the last real batch drawn; regularizers reuse it
+    real_images_drawn: int = field(default=0)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 forward passes with --amp (the gradient penalty's norm and every loss stay float32)."""
+        return torch.autocast(self.state.noise.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def draw_real(self) -> torch.Tensor:
+        """The next real batch (this process's rows of it), faded as the schedule says; counted as shown."""
+        real = self.state.data.next(self.stage.batch_size, self.stage.resolution, self.position.alpha, self.rows)
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        self.real, self.real_images_drawn = real, self.real_images_drawn + self.stage.batch_size
+        return real
+
+    def latents(self) -> torch.Tensor:
+        """This process's rows of a global batch of latents (every process draws the whole batch)."""
+        state = self.state
+        z = torch.randn(self.stage.batch_size, state.generator.latent_size, device=state.noise.device,
+                        generator=state.noise)
+        return z if self.rows is None else z[self.rows.to(z.device)]
+
+    def critic(self, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+        """D at this step's depth and alpha, scores in float32: the trained (wrapped) one, or the state's own."""
+        network = self.discriminator if trained else self.state.discriminator
+        return lambda images: network(images, self.position.depth, self.position.alpha).float()
+
+
+def train_step(context: StepContext, phases: Sequence[Phase]) -> Terms:
+    """Run every phase due at the state's step (a phase with interval k on every k-th step, `repeats`
+    times), then count the step and the real images its phases drew. Returns the loss terms, detached,
+    by logged name ('loss/D', 'loss/D_r1', 'loss/G', ...): a phase repeated n times gives their mean.
+    Nothing here waits for the device."""
+    state, terms = context.state, {}
+    for phase in phases:
+        if state.step % phase.interval:
+            continue
+        totals: Terms = {}
+        for _ in range(phase.repeats):
+            for name, value in (phase.run(context) or {}).items():
+                key = f"loss/{phase.name}" if name == "loss" else f"loss/{phase.name}_{name}"
+                totals[key] = totals[key] + value.detach().float() if key in totals else value.detach().float()
+        terms |= {key: total / phase.repeats for key, total in totals.items()}
+    state.step += 1
+    state.images_shown += context.real_images_drawn
+    return terms
