@@ -2,6 +2,7 @@
 whole run from nothing but its folder (checkpoints carry their specs)."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,14 @@ from .errors import WeightsError
 from .interop import pro_gan
 from .interop.pretrained import load_pretrained, weights_file
 from .networks import Discriminator, Generator, build_network
-from .networks.weights import read_torch_file, read_weights
+from .networks.weights import read_torch_file, read_weights, trained_position
 from .spec import NetworkSpec, Role, load_spec, load_spec_text
 from .training.checkpoint import load_state
 from .training.files import NETWORK_FILES, STATE_FILE
 from .training.run import RunSettings, resume_checkpoint
 
 PathLike = str | os.PathLike[str]
+log = logging.getLogger("archgan")
 
 
 def _spec(role: Role, config: PathLike | None, weights: Path | None, ema: bool) -> NetworkSpec:
@@ -33,7 +35,7 @@ def _spec(role: Role, config: PathLike | None, weights: Path | None, ema: bool) 
     if config is not None:
         return load_spec(config, role)
     if weights is not None and weights.suffix.lower() == ".safetensors":
-        _, spec_json = read_weights(weights)
+        spec_json = read_weights(weights).spec_json
         if spec_json:
             return load_spec_text(spec_json, file=f"{weights} (its spec)", role=role)
     raise WeightsError(f"{weights}: this file does not say which network it belongs to: give its config too")
@@ -46,9 +48,31 @@ def _load(role: Role, config, weights, depth, ema: bool, strict: bool, device) -
     network = build_network(_spec(role, config, path, ema))
     if path is not None:
         load_pretrained(network, path, strict=strict, ema=ema)
+        if path.suffix.lower() == ".safetensors":
+            _adopt_trained_position(network, path)
     if depth is not None:
-        network.default_depth = network.check_depth(depth)
+        network.default_depth, network.default_alpha = network.check_depth(depth), 1.0
+        warn_if_untrained(network, depth)
     return network.to(device).eval()
+
+
+def _adopt_trained_position(network: Generator | Discriminator, path: Path) -> None:
+    """Where the run that wrote `path` had grown its network to, as the network's defaults, when the file
+    is of this very network (a partial load into another spec keeps the full depth)."""
+    depth, alpha = trained_position(path)
+    spec_json = read_weights(path).spec_json if depth is not None else None
+    if spec_json and load_spec_text(spec_json, file=f"{path} (its spec)") == network.spec:
+        network.default_depth, network.default_alpha, network.trained_depth = depth, alpha, depth
+
+
+def warn_if_untrained(network: Generator | Discriminator, depth: int) -> None:
+    """A clear warning for a stage deeper than the weights were trained to: its images are noise."""
+    trained = network.trained_depth
+    if trained is not None and depth > trained:
+        reached, asked = network.resolution(trained), network.resolution(depth)
+        log.warning("%s: these weights were trained up to %d×%d (depth %d); the %d×%d stage (depth %d) has not "
+                    "been trained, so its images will be noise", network.spec.name, reached, reached, trained, asked,
+                    asked, depth)
 
 
 def load_generator(config: PathLike | None = None, weights: PathLike | None = None, depth: int | None = None, *,
@@ -90,6 +114,8 @@ def load_run(run_dir: PathLike, device: str | torch.device = "cpu") -> LoadedRun
     path = Path(run_dir)
     checkpoint = path if (path / STATE_FILE).is_file() else resume_checkpoint(path)
     settings = RunSettings.load(checkpoint)
+    state = load_state(checkpoint / STATE_FILE)
+    depth, alpha = int(state["depth"]), float(state["alpha"])
     specs = {"generator": settings.generator, "discriminator": settings.discriminator,
              "generator_ema": settings.generator}
     networks = {}
@@ -97,7 +123,7 @@ def load_run(run_dir: PathLike, device: str | torch.device = "cpu") -> LoadedRun
         if (checkpoint / file).is_file():
             network = build_network(specs[name])
             load_pretrained(network, checkpoint / file)
+            network.default_depth, network.default_alpha, network.trained_depth = depth, alpha, depth
             networks[name] = network.to(device).eval()
-    state = load_state(checkpoint / STATE_FILE)
     return LoadedRun(networks["generator"], networks["discriminator"], networks.get("generator_ema"), settings,
-                     checkpoint, int(state["images_shown"]), int(state["depth"]), float(state["alpha"]))
+                     checkpoint, int(state["images_shown"]), depth, alpha)

@@ -24,6 +24,12 @@ def schemas_dir() -> Path:
     return _folder("schemas")
 
 
+def checkout_docs_dir() -> Path | None:
+    """The docs/ folder of the source checkout archgan runs from; None for an installed package."""
+    docs = _CHECKOUT / "docs"
+    return docs if docs.is_dir() and (_CHECKOUT / "setup.py").is_file() else None
+
+
 def builtin_architectures() -> list[str]:
     """Names of the built-in architectures: the folders of architectures/ holding a generator.yaml."""
     root = architectures_dir()

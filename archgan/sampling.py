@@ -2,6 +2,8 @@
 walks (spherical interpolation, which keeps Gaussian latents at their typical norm along the way)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .networks import Generator
@@ -30,3 +32,19 @@ def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float
     """The generator's images for `latents`, in batches, as [0, 1] floats on the CPU."""
     chunks = [generator(chunk.to(device), depth, alpha).clamp(-1, 1).cpu() for chunk in latents.split(batch_size)]
     return (torch.cat(chunks) + 1) / 2
+
+
+GRID_MIN_WIDTH = 256
+
+
+def image_grid(images: torch.Tensor, nrow: int, min_width: int = GRID_MIN_WIDTH) -> torch.Tensor:
+    """[0, 1] images [N, C, R, R] as one grid image of `nrow` columns, each image enlarged by a whole
+    factor (nearest neighbour) so that the grid is at least `min_width` pixels wide: an 8×8 stage's
+    grid is a picture one can look at, not 82 pixels."""
+    from torchvision.utils import make_grid
+
+    columns = min(nrow, len(images))
+    factor = max(1, math.ceil(min_width / (columns * images.shape[-1])))
+    if factor > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
+    return make_grid(images, nrow=nrow, padding=2)

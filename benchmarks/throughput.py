@@ -178,7 +178,7 @@ def fagan_row(args, device: torch.device, work: Path) -> dict:
         original = yaml.load  # its get_config calls yaml.load without a Loader (PyYAML 6 refuses that)
         yaml.load = lambda stream, Loader=yaml.SafeLoader, **kw: original(stream, Loader=Loader, **kw)
         try:
-            reference = REPO.parent / "shared" / "reference" / "fagan_1"
+            reference = REPO / "docs" / "examples" / "fagan_1"  # the fagan_1 pair in the package's own format
             nets = {name: list(map(Utils.get_layer, ConfigManagement.get_config(str(reference / name)).architecture))
                     for name in ("gen.conf", "dis.conf")}
         finally:

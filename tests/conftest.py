@@ -1,11 +1,33 @@
-"""Shared test helpers: small specs written to temporary files."""
+"""Shared test helpers: small specs written to temporary files, image folders, the FAGAN .conf pairs."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE_ENVIRONMENT = "ARCHGAN_REFERENCE_DIR"
+"""A folder of real files from the wild (CI points it at ../shared/reference); tests that read such files
+always run on the repository's own copies and, when this is set, on the real ones as well."""
+
+
+def fagan_conf_folders() -> list[Path]:
+    """FAGAN's fagan_1 gen.conf/dis.conf: ours (docs/examples/fagan_1) and the published ones when given."""
+    folders = [REPO / "docs" / "examples" / "fagan_1"]
+    reference = os.environ.get(REFERENCE_ENVIRONMENT)
+    if reference and (Path(reference) / "fagan_1").is_dir():
+        folders.append(Path(reference) / "fagan_1")
+    return folders
+
+
+@pytest.fixture(params=fagan_conf_folders(), ids=lambda folder: "reference" if folder.parent.name != "examples"
+                else "ours")
+def fagan_confs(request) -> Path:
+    """A folder holding gen.conf and dis.conf in attn_gan_pytorch's format."""
+    return request.param
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from archgan.spec.summary import summarize
 from archgan.spec import SpecError, load_spec
 from archgan.training.files import list_checkpoints
 
-FAGAN = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "fagan_1"
 
 # APGAN: counted from the seed repository's code (Ryu0w0/APGAN) at 256×256, every head included.
 # FAGAN: attn_gan_pytorch's parameters() minus its spectral-norm u/v vectors (parameters there, buffers
@@ -47,27 +46,27 @@ def test_apgan_has_its_attention_block_at_128_in_both_networks(capsys):
         assert [s.resolution for s in stages if any(r.layer == "self_attention" for r in s.rows)] == [128]
 
 
-def test_native_fagan_files_reproduce_the_conf_files_layer_for_layer():
+def test_native_fagan_files_reproduce_the_conf_files_layer_for_layer(fagan_confs):
     for role, conf in (("generator", "gen.conf"), ("discriminator", "dis.conf")):
-        native, converted = load_spec("fagan", role), load_spec(FAGAN / conf, role)
+        native, converted = load_spec("fagan", role), load_spec(fagan_confs / conf, role)
         assert native.stages == converted.stages
         assert (native.latent_size, native.image_channels) == (converted.latent_size, converted.image_channels)
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
-def test_convert_writes_a_native_file(suffix, tmp_path, capsys):
+def test_convert_writes_a_native_file(suffix, fagan_confs, tmp_path, capsys):
     for conf, role in (("gen.conf", "generator"), ("dis.conf", "discriminator")):
         out = tmp_path / f"{role}{suffix}"
-        assert main(["convert", str(FAGAN / conf), "-o", str(out)]) == 0
-        assert load_spec(out).stages == load_spec(FAGAN / conf).stages
+        assert main(["convert", str(fagan_confs / conf), "-o", str(out)]) == 0
+        assert load_spec(out).stages == load_spec(fagan_confs / conf).stages
     assert "wrote" in capsys.readouterr().out
 
 
-def test_conf_files_are_shown_and_validated_directly(capsys):
-    assert main(["show", str(FAGAN / "gen.conf")]) == 0
+def test_conf_files_are_shown_and_validated_directly(fagan_confs, capsys):
+    assert main(["show", str(fagan_confs / "gen.conf")]) == 0
     out = capsys.readouterr().out
     assert "latent 128, 3 image channels, one stage: 64×64" in out and "full_attention 4×4 ×2" in out
-    assert main(["validate", str(FAGAN / "dis.conf")]) == 0
+    assert main(["validate", str(fagan_confs / "dis.conf")]) == 0
 
 
 @pytest.mark.parametrize(
@@ -138,7 +137,7 @@ def test_apgan_trains_through_its_training_file(apgan_tiny, image_folder, tmp_pa
            "--batch_size", "8")
 
 
-def test_fagan_trains_from_the_packages_own_weights(image_folder, tmp_path):
+def test_fagan_trains_from_the_packages_own_weights(image_folder, fagan_confs, tmp_path):
     pytest.importorskip("attn_gan_pytorch", reason="attn-gan-pytorch could not be installed from PyPI")
     pytest.importorskip("easydict", reason="easydict (needed by attn_gan_pytorch) could not be installed")
     import yaml
@@ -149,9 +148,9 @@ def test_fagan_trains_from_the_packages_own_weights(image_folder, tmp_path):
     try:
         for conf, name, make in (("gen.conf", "GAN_GEN_3.pth", lambda l: Networks.Generator(l, 128)),
                                  ("dis.conf", "GAN_DIS_3.pth", Networks.Discriminator)):
-            layers = list(map(Utils.get_layer, ConfigManagement.get_config(str(FAGAN / conf)).architecture))
+            layers = list(map(Utils.get_layer, ConfigManagement.get_config(str(fagan_confs / conf)).architecture))
             torch.save(make(layers).state_dict(), tmp_path / name)
-            shutil.copy(FAGAN / conf, tmp_path / conf)
+            shutil.copy(fagan_confs / conf, tmp_path / conf)
     finally:
         yaml.load = original
     _train(tmp_path / "run", image_folder, "--generator_config", str(tmp_path / "gen.conf"),

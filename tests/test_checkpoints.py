@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from archgan.networks import build_network
-from archgan.networks.weights import WeightsError, load_weights, read_weights, save_weights
+from archgan.errors import WeightsError
+from archgan.networks.weights import load_weights, load_weights_file, read_weights, save_weights, trained_position
 from archgan.spec import load_spec, load_spec_text
 from archgan.training.checkpoint import load_state, prune, save_state, write_checkpoint
 from archgan.training.files import PERIODIC_MARK, STATE_FILE, latest_checkpoint, list_checkpoints
@@ -59,11 +60,43 @@ def test_periodic_checkpoints_and_the_latest_are_kept(tmp_path):
 def test_weights_carry_their_spec(tmp_path):
     generator = build_network(load_spec("pggan-small", "generator"))
     save_weights(generator, tmp_path / "g.safetensors")
-    state, spec_json = read_weights(tmp_path / "g.safetensors")
-    rebuilt = build_network(load_spec_text(spec_json))
-    load_weights(rebuilt, state, "g.safetensors")
+    file = read_weights(tmp_path / "g.safetensors")
+    rebuilt = build_network(load_spec_text(file.spec_json))
+    load_weights(rebuilt, file.tensors, "g.safetensors")
     z = torch.randn(2, 128)
     assert torch.equal(rebuilt(z, 2), generator(z, 2))
+    assert (file.depth, file.alpha) == (None, None)  # not written by a run: the file does not say
+    save_weights(generator, tmp_path / "trained.safetensors", depth=3, alpha=0.25)
+    assert (read_weights(tmp_path / "trained.safetensors").depth, trained_position(tmp_path / "trained.safetensors")) \
+        == (3, (3, 0.25))
+
+
+def test_weights_and_json_files_get_the_same_permissions(tmp_path):
+    import os
+
+    save_weights(build_network(load_spec("pggan-small", "generator")), tmp_path / "g.safetensors")
+    (tmp_path / "g.json").write_text("{}")
+    save_state({"step": 1}, tmp_path / "state.safetensors")
+    modes = {os.stat(tmp_path / name).st_mode & 0o777 for name in ("g.safetensors", "g.json", "state.safetensors")}
+    assert len(modes) == 1
+
+
+def test_a_tensor_from_the_file_is_labelled_with_the_files_own_layer(tmp_path, write):
+    """The file has a conv where the target spec has a pixelnorm: its tensor is named as the file's conv."""
+    with_conv = write("network: generator\nbase: pggan-small\nmax_resolution: 8\nstages:\n"
+                      "  - {resolution: 4, layers: [{type: pixelnorm}, {type: dense, channels: 16, reshape: [4, 4]},"
+                      " {type: conv, channels: 16}]}\n"
+                      "  - {resolution: 8, layers: [{type: upsample}, {type: conv, channels: 16}]}\n", "a/g.yaml")
+    with_norm = write("network: generator\nbase: pggan-small\nmax_resolution: 8\nstages:\n"
+                      "  - {resolution: 4, layers: [{type: pixelnorm}, {type: dense, channels: 16, reshape: [4, 4]},"
+                      " {type: pixelnorm}, {type: conv, channels: 16}]}\n"
+                      "  - {resolution: 8, layers: [{type: upsample}, {type: conv, channels: 16}]}\n", "b/g.yaml")
+    save_weights(build_network(load_spec(with_conv)), tmp_path / "conv.safetensors")
+    with pytest.raises(WeightsError) as caught:
+        load_weights_file(build_network(load_spec(with_norm)), tmp_path / "conv.safetensors")
+    message = str(caught.value)
+    assert "stages.4x4.2.weight [16×16×3×3] — stage 4×4, layer 2 (conv 3×3) in the file's spec" in message
+    assert "missing tensors (2):\n    stages.4x4.3.weight [16×16×3×3] — stage 4×4, layer 3 (conv 3×3)" in message
 
 
 def test_one_error_lists_every_mismatch(tmp_path):
@@ -81,5 +114,5 @@ def test_one_error_lists_every_mismatch(tmp_path):
             "have") in message
     assert ("shape mismatches (1):\n    stages.16x16.1.weight: expected [64×128×3×3], found [7×7×3×3] — "
             "stage 16×16, layer 1 (conv 3×3)") in message
-    left = load_weights(build_network(load_spec("pggan-small", "generator")), state, "w", strict=False)
-    assert set(left) == {"stages.8x8.1.weight", "stages.16x16.1.weight"}
+    report = load_weights(build_network(load_spec("pggan-small", "generator")), state, "w", strict=False)
+    assert report.missing == ["stages.8x8.1.weight"] and report.misshapen == ["stages.16x16.1.weight"]

@@ -21,3 +21,21 @@ def test_ci_runs_the_readmes_test_command():
     ci = (REPO / ".ci" / "run").read_text()
     test_steps = _opening_commands()[1].split(" && ")[2:]  # after creating and activating the venv
     assert " && ".join(step.replace("pip install", "pip install -q") for step in test_steps) in ci
+
+
+def test_the_readmes_error_example_is_what_validate_prints(tmp_path, capsys, monkeypatch):
+    """The file and the output in the README's 'Errors name the file' section, run for real."""
+    from archgan.cli import main
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("### Errors name the file"):]
+    spec, output = re.findall(r"```(?:yaml)?\n(.+?)\n```", section, flags=re.S)[:2]
+    (tmp_path / "my_generator.yaml").write_text(spec.split("\n", 1)[1])  # without the file-name comment
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "my_generator.yaml"]) == 1
+    assert capsys.readouterr().err.strip() == output.split("\n", 1)[1].strip()
+
+
+def test_the_readme_names_the_files_generate_writes():
+    text = (REPO / "README.md").read_text()
+    assert "interpolation.gif" in text and "walk.gif" not in text

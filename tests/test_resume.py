@@ -85,8 +85,8 @@ def test_killed_after_a_mid_fade_checkpoint_then_resumed(arguments, uninterrupte
     for later in list_checkpoints(run_dir / "checkpoints"):
         if later.name > mid_fade.name:
             shutil.rmtree(later)
-    resumed = subprocess.run([sys.executable, str(REPO / "train.py"), "--resume", str(run_dir)],
-                             env=_environment(tmp_path), capture_output=True, text=True)
+    resumed = subprocess.run([sys.executable, str(REPO / "train.py"), "--resume", str(run_dir), "--max_images",
+                              str(TOTAL_IMAGES)], env=_environment(tmp_path), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stderr + resumed.stdout
     _assert_identical(_final_weights(run_dir), uninterrupted)
@@ -108,16 +108,35 @@ def test_interrupted_by_sigterm_writes_a_checkpoint_and_resumes_exactly(argument
     assert "--resume" in output
     stopped_at = load_state(list_checkpoints(run_dir / "checkpoints")[-1] / "training_state.safetensors")["images_shown"]
     assert stopped_at < TOTAL_IMAGES
-    resumed = subprocess.run([sys.executable, str(REPO / "train.py"), "--resume", str(run_dir)],
-                             env=_environment(tmp_path), capture_output=True, text=True)
+    resumed = subprocess.run([sys.executable, str(REPO / "train.py"), "--resume", str(run_dir), "--max_images",
+                              str(TOTAL_IMAGES)], env=_environment(tmp_path), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     _assert_identical(_final_weights(run_dir), uninterrupted)
 
 
-def test_resume_refuses_flags_that_would_change_the_run(arguments, tmp_path, capsys):
+def test_resume_accepts_the_same_command_and_refuses_changes(write, image_folder, tmp_path, capsys, monkeypatch):
+    """The command that started a run, with --resume added, continues it; a flag that would change the run
+    is refused with what the run was started with. Without --max_images it goes to the end of its schedule."""
     from archgan.cli import main
 
-    assert main(["train", "--resume", str(tmp_path / "none"), "--batch_size", "4"]) == 1
-    assert "which these flags would change: --batch_size" in capsys.readouterr().err
+    generator = write("network: generator\nbase: pggan-small\nmax_resolution: 8\n", "s/generator.yaml")
+    discriminator = write("network: discriminator\nbase: pggan-small\nmax_resolution: 8\n", "s/discriminator.yaml")
+    training = write("loss: hinge\nfade_kimg: 0.016\nstable_kimg: 0.016\nbatch_size: 8\n", "s/training.yaml")
+    run_dir = tmp_path / "run"
+    command = ["train", "--generator_config", str(generator), "--discriminator_config", str(discriminator),
+               "--training_config", str(training), "--images_dir", str(image_folder), "--run_dir", str(run_dir),
+               "--seed", "3"]
+    assert main([*command, "--max_images", "16"]) == 0
+    assert load_state(list_checkpoints(run_dir / "checkpoints")[-1] / "training_state.safetensors")["images_shown"] == 16
+    assert main([*command, "--resume", str(run_dir), "--seed", "4"]) == 1
+    error = capsys.readouterr().err
+    assert f"--seed: the run in {run_dir} was started otherwise (it was 3, the flag gives 4)" in error
+    assert main([*command, "--resume", str(run_dir), "--batch_size", "4"]) == 1
+    error = capsys.readouterr().err
+    assert "--batch_size: the run in" in error and "batch_size was 8, the flags give 4" in error
+    monkeypatch.chdir(tmp_path)  # relative paths that name the same folders are the same settings
+    relative = [word.replace(str(tmp_path) + "/", "") for word in command]
+    assert main([*relative, "--resume", "run"]) == 0
+    assert load_state(list_checkpoints(run_dir / "checkpoints")[-1] / "training_state.safetensors")["images_shown"] == 48
     assert main(["train", "--resume", str(tmp_path / "none")]) == 1
     assert "no complete checkpoint" in capsys.readouterr().err

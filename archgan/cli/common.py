@@ -1,6 +1,7 @@
 """Helpers shared by sub-commands."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..errors import SetupError
@@ -36,3 +37,14 @@ def resolve_device(name: str) -> str:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SetupError(f"--device {name}: no CUDA device is available here; use --device cpu")
     return name
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that states a default once, where there is one: not for flags without a value (None), for
+    switches that are off unless given (False), nor where the text says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "(default" in text:
+            return text
+        return super()._get_help_string(action)

@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import SetupError
 from ..layers import layer_types
 from ..losses import LOSSES
 from ..options import Option
+from ..resources import checkout_docs_dir
 from ..spec.schema import network_schema
 from ..spec.validate import describe
 from ..training.config import TRAINING_OPTIONS, training_schema
@@ -24,7 +26,6 @@ FAMILIES = {
     "regularization": "Regularization",
     "activation": "Activations",
 }
-DEFAULT_OUT = Path(__file__).resolve().parent.parent.parent / "docs" / "layers.md"
 
 
 def _default(option: Option) -> str:
@@ -77,12 +78,20 @@ def layer_reference() -> str:
 
 def register(commands) -> None:
     parser = commands.add_parser("docs", help="write docs/layers.md from the registries")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the file to write")
+    parser.add_argument("--out", type=Path, help="the file to write (default: docs/layers.md of the source "
+                        "checkout archgan runs from; an installed archgan needs --out)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(layer_reference(), encoding="utf-8")
-    print(f"wrote {args.out}")
+    out = args.out
+    if out is None:
+        docs = checkout_docs_dir()
+        if docs is None:
+            raise SetupError("archgan is installed, not run from a source checkout: give the file to write, "
+                             "e.g. archgan docs --out layers.md")
+        out = docs / "layers.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(layer_reference(), encoding="utf-8")
+    print(f"wrote {out}")
     return 0

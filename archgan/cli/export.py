@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import HelpFormatter
 from .generate import add_model_arguments, resolve_generator
 
 
 def register(commands) -> None:
     parser = commands.add_parser("export", help="write a generator at one stage as ONNX or TorchScript",
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=HelpFormatter)
     add_model_arguments(parser)
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="file format")
     parser.add_argument("--out", type=Path, required=True, help="the file to write (.onnx, .pt)")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SetupError
-from .common import resolve_device
+from .common import HelpFormatter, resolve_device
 
 if TYPE_CHECKING:
     from ..networks import Generator
@@ -33,21 +33,21 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_generator(args: argparse.Namespace, device: str) -> tuple[Generator, int, float]:
-    """The generator and the depth and alpha to run it at."""
-    from ..loading import load_generator, load_run
+    """The generator and the depth and alpha to run it at: where its training had reached (a run
+    folder, or weights that say so), unless --depth, --resolution or --alpha say otherwise."""
+    from ..loading import load_generator, load_run, warn_if_untrained
 
     if args.checkpoint and (args.generator_config or args.generator_file):
         raise SetupError("give either --checkpoint or --generator_config/--generator_file, not both")
     if args.checkpoint:
         run = load_run(args.checkpoint, device)
         generator = run.generator_ema if args.ema and run.generator_ema is not None else run.generator
-        depth, alpha = run.depth, run.alpha
     elif args.generator_config or args.generator_file:
         generator = load_generator(args.generator_config, args.generator_file, ema=args.ema,
                                    strict=not args.allow_partial, device=device)
-        depth, alpha = generator.num_stages, 1.0
     else:
         raise SetupError("name a model: --checkpoint RUN_DIR, or --generator_config with --generator_file")
+    depth, alpha = generator.default_depth, generator.default_alpha
     if args.resolution is not None:
         sizes = generator.spec.resolutions
         if args.resolution not in sizes:
@@ -61,12 +61,13 @@ def resolve_generator(args: argparse.Namespace, device: str) -> tuple[Generator,
         if not 0 <= args.alpha <= 1:
             raise SetupError(f"--alpha {args.alpha}: must be between 0 and 1")
         alpha = args.alpha
+    warn_if_untrained(generator, depth)
     return generator, depth, alpha
 
 
 def register(commands) -> None:
     parser = commands.add_parser("generate", help="generate images, a grid or an interpolation GIF",
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=HelpFormatter)
     add_model_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, default=Path("generated"), help="folder to write into")
@@ -84,9 +85,9 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image
-    from torchvision.utils import make_grid, save_image
+    from torchvision.utils import save_image
 
-    from ..sampling import render, walk
+    from ..sampling import image_grid, render, walk
 
     for name in ("num", "batch_size", "frames"):
         if getattr(args, name) < 1:
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     images = render(generator, torch.randn(args.num, generator.latent_size, generator=generator_seed), depth, alpha,
                     args.batch_size, device)
     if args.grid:
-        save_image(make_grid(images, nrow=math.ceil(math.sqrt(args.num)), padding=2), args.out / "grid.png")
+        save_image(image_grid(images, nrow=math.ceil(math.sqrt(args.num))), args.out / "grid.png")
         print(f"wrote {args.out / 'grid.png'}: {args.num} images at {size}×{size}")
     else:
         for index, image in enumerate(images):

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from ..errors import SetupError
 from ..metrics import METRICS, parse_metric_names
-from .common import resolve_device
+from .common import HelpFormatter, resolve_device
 
 
 def register(commands) -> None:
     parser = commands.add_parser("metrics", help="measure a run's generator against real images",
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=HelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="a run folder (its newest checkpoint) or a checkpoint folder")
     parser.add_argument("--images_dir", help="the real images (default: the run's training images)")
     parser.add_argument("--metrics", default="swd,msssim", help=f"comma-separated: {', '.join(METRICS)}")

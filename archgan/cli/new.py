@@ -53,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
     for role in ("generator", "discriminator"):
         load_spec(target / f"{role}.yaml", role)  # the copy must load from its new place
     print("wrote " + ", ".join(str(p) for p in written))
-    print(f"train it: python train.py --generator_config {target}/generator.yaml "
+    print(f"train it: archgan train --generator_config {target}/generator.yaml "
           f"--discriminator_config {target}/discriminator.yaml --training_config {target}/training.yaml")
     return 0

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from ..errors import SetupError
 from ..spec import load_spec
+from .common import HelpFormatter
 
 
 def register(commands) -> None:
     parser = commands.add_parser("prepare", help="decode an image folder into the training cache and report broken files",
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                 formatter_class=HelpFormatter)
     parser.add_argument("images_dir", help="a folder of jpg/png/webp/bmp images, flat or nested")
     parser.add_argument("--arch", default="pggan-small",
                         help="built-in architecture whose top resolution and image channels the cache is for")

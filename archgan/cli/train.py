@@ -21,7 +21,7 @@ from ..spec.errors import did_you_mean
 from ..training.config import load_training_config
 from ..training.run import RunSettings, resume_checkpoint
 from ..training.speed import SPEED_OPTIONS
-from .common import resolve_device
+from .common import HelpFormatter, resolve_device
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -32,8 +32,13 @@ RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights
 """The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
 
 
-def _per_stage_int(text: str) -> int | list[int]:
-    values = [int(part) for part in text.split(",")]
+def per_stage_batch(text: str) -> int | list[int]:
+    """--batch_size: one number, or one per stage separated by commas."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a batch size: give a number, or one per stage "
+                                         "separated by commas (e.g. 64,64,32)") from None
     return values[0] if len(values) == 1 else values
 
 
@@ -53,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     data = parser.add_argument_group("data")
     data.add_argument("--images_dir", default=str(bundled_emoji_dir()),
-                      help="folder of training images (jpg, png, webp, bmp; subfolders too); the default is the bundled emoji")
+                      help="folder of training images (jpg, png, webp, bmp; subfolders too) (default: the bundled emoji)")
     data.add_argument("--data_percentage", type=float, default=100.0, help="percentage of the images to use")
     data.add_argument("--num_workers", type=int, default=4, help="threads decoding images into the cache")
     data.add_argument("--cache_dir", help="where decoded datasets are cached (default: ~/.cache/archgan/datasets)")
@@ -63,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     schedule = parser.add_argument_group("overrides of the training file")
     schedule.add_argument("--loss_function", help=f"loss: {', '.join(LOSSES)}")
     schedule.add_argument("--latent_size", type=int, help="checked against the generator spec (a mismatch is an error)")
-    schedule.add_argument("--batch_size", type=_per_stage_int, help="images per step: one number, or one per stage "
+    schedule.add_argument("--batch_size", type=per_stage_batch, help="images per step: one number, or one per stage "
                           "separated by commas (lowest resolution first)")
     schedule.add_argument("--g_lr", type=float, help="generator learning rate")
     schedule.add_argument("--d_lr", type=float, help="discriminator learning rate")
@@ -98,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def register(commands) -> None:
     parser = commands.add_parser(
         "train", help="train a generator and a discriminator progressively",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_arguments(parser)
     parser.set_defaults(run=run)
@@ -180,22 +185,66 @@ def _flag_defaults() -> dict[str, Any]:
     return vars(parser.parse_args([]))
 
 
+SETTINGS_OF_FLAG = {
+    "loss_function": ("training",),
+    "batch_size": ("training",),
+    "g_lr": ("training",),
+    "d_lr": ("training",),
+    "training_config": ("training",),
+    "generator_config": ("generator",),
+    "discriminator_config": ("discriminator",),
+    "latent_size": ("generator",),
+    "arch": ("generator", "discriminator", "training"),
+    "kimg": ("stage_kimg",),
+    "num_epochs": ("stage_epochs",),
+}
+"""The RunSettings a flag decides, where they are not named as the flag is."""
+TRAINING_KEY_FLAGS = {"loss": "loss_function", "batch_size": "batch_size", "g_lr": "g_lr", "d_lr": "d_lr"}
+
+
+def _difference(name: str, saved: Any, wanted: Any) -> tuple[str, str] | None:
+    """How a setting given again differs from the saved one: (the key that differs, in words); None if same."""
+    if name in RunSettings.PATHS:
+        same = (saved is None) == (wanted is None) and (saved is None or os.path.abspath(saved) == os.path.abspath(wanted))
+        return None if same else (name, f"it was {saved}, the flag gives {wanted}")
+    if name == "training":
+        old, new = saved.to_dict(), wanted.to_dict()
+        keys = [key for key in new if old.get(key) != new[key]]
+        return (keys[0], "; ".join(f"{key} was {old.get(key)!r}, the flags give {new[key]!r}" for key in keys)) \
+            if keys else None
+    if name in ("generator", "discriminator"):
+        return None if saved == wanted else (name, f"the {name} spec differs from the one the run was started with "
+                                                   f"({wanted.source})")
+    return None if saved == wanted else (name, f"it was {saved!r}, the flag gives {wanted!r}")
+
+
+def _blame(name: str, key: str, given: list[str]) -> str:
+    """The flag to name for a setting that differs: the override of the training option that differs when
+    it was given, else the first given flag that decides the setting."""
+    if name == "training" and TRAINING_KEY_FLAGS.get(key) in given:
+        return TRAINING_KEY_FLAGS[key]
+    return next(flag for flag in given if name in SETTINGS_OF_FLAG.get(flag, (flag,)))
+
+
 def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
-    """The saved settings of the run in --resume, with the few flags a resume may change."""
-    defaults = _flag_defaults()
-    changed = [name for name, value in defaults.items() if name not in RESUMABLE and getattr(args, name) != value]
-    if changed:
-        raise SetupError(
-            "--resume continues a run with its saved configuration, which these flags would change: "
-            f"{', '.join('--' + name for name in changed)} (only --max_images, --device, --num_workers, "
-            "--inception_weights and the speed options may be given)"
-        )
+    """The saved settings of the run in --resume. Flags that repeat the run's own settings are accepted
+    (so the command that started the run works with --resume added); a flag that would change one is
+    refused, naming what the run was started with. Without --max_images the run goes to the end of its
+    schedule."""
     checkpoint = resume_checkpoint(Path(args.resume))
     saved = RunSettings.load(checkpoint)
+    given = [name for name, default in _flag_defaults().items() if name not in RESUMABLE and getattr(args, name) != default]
+    if given:
+        wanted = settings_from_args(argparse.Namespace(**{**vars(args), "run_dir": args.run_dir or args.resume}))
+        for name in dict.fromkeys(setting for flag in given for setting in SETTINGS_OF_FLAG.get(flag, (flag,))):
+            difference = _difference(name, getattr(saved, name), getattr(wanted, name))
+            if difference:
+                key, words = difference
+                flag = _blame(name, key, given)
+                raise SetupError(f"--{flag}: the run in {args.resume} was started otherwise ({words}); a resumed run "
+                                 f"keeps its settings: leave --{flag} out, or start a new run in another --run_dir")
     changes: dict[str, Any] = {"device": resolve_device(saved.device if args.device == "auto" else args.device),
-                               "num_workers": args.num_workers}
-    if args.max_images is not None:
-        changes["max_images"] = args.max_images
+                               "num_workers": args.num_workers, "max_images": args.max_images}
     if args.inception_weights is not None:
         changes["inception_weights"] = args.inception_weights
     changes |= {name: value for name, value in speed_options(args, changes["device"]).items()
@@ -235,7 +284,7 @@ def launch_torchrun(args: argparse.Namespace, argv: list[str]) -> int:
     available = torch.cuda.device_count()
     if args.gpus > available:
         raise SetupError(f"--gpus {args.gpus}: this machine has {available} CUDA device(s); for CPU processes run "
-                         f"torchrun yourself: torchrun --nproc_per_node=N train.py ...")
+                         f"torchrun yourself: torchrun --nproc_per_node=N -m archgan train ...")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.gpus}",
                "-m", "archgan", "train", *_without_gpus(argv)]
     return subprocess.call(command)
@@ -272,13 +321,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             settings, checkpoint = resumed_settings(args)
-            trainer = Trainer(settings, resume_from=checkpoint, distribution=distribution)
         else:
-            settings = settings_from_args(args)
+            settings, checkpoint = settings_from_args(args), None
             settings = replace(settings, run_dir=broadcast(settings.run_dir, distribution),
                                sample_dir=broadcast(settings.sample_dir, distribution),
                                model_dir=broadcast(settings.model_dir, distribution))
-            trainer = Trainer(settings, distribution=distribution)
+        if distribution.is_main:
+            print(f"run folder: {settings.run_dir}", flush=True)
+        trainer = Trainer(settings, resume_from=checkpoint, distribution=distribution)
         with stop_on_signals(trainer):
             result = trainer.run(default_hooks(trainer))
     finally:
@@ -287,8 +337,6 @@ def run(args: argparse.Namespace) -> int:
             torch.distributed.destroy_process_group()
     if result.reason == "interrupted":
         if distribution.is_main:
-            print(f"interrupted; continue with: python train.py --resume {result.run_dir}")
+            print(f"interrupted; continue with: archgan train --resume {result.run_dir}")
         return 130
-    if distribution.is_main:
-        print(f"run folder: {result.run_dir}")
     return 0

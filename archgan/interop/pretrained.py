@@ -10,7 +10,7 @@ from pathlib import Path
 from torch import nn
 
 from ..errors import WeightsError
-from ..networks.weights import load_weights, load_weights_file, read_torch_file
+from ..networks.weights import LoadReport, load_weights, load_weights_file, read_torch_file
 from ..training.files import CHECKPOINTS, NETWORK_FILES, STATE_FILE, latest_checkpoint
 from . import attn_gan, pro_gan
 
@@ -37,19 +37,19 @@ def weights_file(path: str | Path, role: str, ema: bool = True) -> Path:
     return path / NETWORK_FILES[role]
 
 
-def load_pretrained(network: nn.Module, path: str | Path, strict: bool = True, ema: bool = True) -> list[str]:
-    """Load weights into `network`; returns the tensors left at their initial values (only possible with
+def load_pretrained(network: nn.Module, path: str | Path, strict: bool = True, ema: bool = True) -> LoadReport:
+    """Load weights into `network`; returns what stayed at its initial values (only possible with
     strict=False, and logged). Any mismatch under strict is one WeightsError listing all of it."""
     role = network.spec.role
     path = weights_file(path, role, ema)
     if path.suffix.lower() == ".safetensors":
-        left = load_weights_file(network, path, strict)
+        report = load_weights_file(network, path, strict)
     else:
-        left = load_weights(network, _foreign_state(network, path, ema), str(path), strict)
-    if left:
-        log.warning("%s: %d tensors were not in the file and keep their initial values: %s", path, len(left),
-                    ", ".join(left))
-    return left
+        report = load_weights(network, _foreign_state(network, path, ema), str(path), strict)
+    for names, why in ((report.missing, "not in the file"), (report.misshapen, "of another shape in the file")):
+        if names:
+            log.warning("%s: %d tensors %s keep their initial values: %s", path, len(names), why, ", ".join(names))
+    return report
 
 
 def _foreign_state(network: nn.Module, path: Path, ema: bool) -> dict:

@@ -5,11 +5,13 @@ serves every stage.
 
 The forward contract, which every architecture keeps:
 
-    G(z, depth=None, alpha=1.0, **inputs) -> images [N, C, R, R]
-    D(images, depth=None, alpha=1.0, **inputs) -> scores [N]
+    G(z, depth=None, alpha=None, **inputs) -> images [N, C, R, R]
+    D(images, depth=None, alpha=None, **inputs) -> scores [N]
 
-- `depth` (1 … number of stages; None: `default_depth`) and `alpha` (0 … 1, a float or a 0-d tensor)
-  say where the network stands in growing; R is the resolution of stage `depth`.
+- `depth` (1 … number of stages) and `alpha` (0 … 1, a float or a 0-d tensor) say where the network
+  stands in growing; R is the resolution of stage `depth`. Left out, they are where the network was left:
+  `default_depth` and `default_alpha` (all stages, 1, unless a loader set them from the run that trained
+  it); a depth given without alpha means that stage, stable.
 - `inputs` are named inputs beside z or the images, passed by keyword: a class label (`label`, [N]),
   styles from a mapping network (`styles`), a noise mode. A network reads only the inputs its spec
   declares; any other is refused with the list of those it takes (the built-in networks today declare
@@ -37,12 +39,20 @@ class _Growable(nn.Module):
         super().__init__()
         self.spec = spec
         self.num_stages = len(spec.stages)
-        self.default_depth = self.num_stages  # what `depth=None` means; load_generator(depth=...) sets it
+        self.default_depth = self.num_stages  # what `depth=None` means; the loaders set it
+        self.default_alpha: Alpha = 1.0
+        self.trained_depth: int | None = None  # how far training grew these weights, when the file says
         self._plans = {(plan.depth, plan.fading): plan for plan in every_plan(spec)}
 
-    def plan(self, depth: int | None, alpha: Alpha = 1.0) -> StagePlan:
+    def position(self, depth: int | None, alpha: Alpha | None) -> tuple[int, Alpha]:
+        """(depth, alpha) to run at: the defaults where left out (see the module's docstring)."""
+        if depth is None:
+            return self.check_depth(None), self.default_alpha if alpha is None else alpha
+        return self.check_depth(depth), 1.0 if alpha is None else alpha
+
+    def plan(self, depth: int | None, alpha: Alpha | None = None) -> StagePlan:
         """What runs at `depth` with this `alpha` (the old path only while fading)."""
-        depth = self.check_depth(depth)
+        depth, alpha = self.position(depth, alpha)
         return self._plans[depth, is_fading(depth, alpha)]
 
     def check_depth(self, depth: int | None) -> int:
@@ -62,7 +72,7 @@ class _Growable(nn.Module):
 
     def resolution(self, depth: int | None = None) -> int:
         """Size of the images made (generator) or read (discriminator) when `depth` stages run."""
-        return self.plan(depth).resolution
+        return self.plan(depth, 1.0).resolution
 
 
 class Generator(_Growable):
@@ -87,7 +97,8 @@ class Generator(_Growable):
         """The to_rgb layers of stage `index`."""
         return self.to_rgb[stage_key(self.spec.stages[index].resolution)]
 
-    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha = 1.0, **inputs: Any) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, **inputs: Any) -> torch.Tensor:
+        depth, alpha = self.position(depth, alpha)
         plan = self.plan(depth, alpha)
         self._check_inputs(inputs)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
@@ -121,7 +132,9 @@ class Discriminator(_Growable):
         """The from_rgb layers of stage `index`."""
         return self.from_rgb[stage_key(self.spec.stages[index].resolution)]
 
-    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha = 1.0, **inputs: Any) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None,
+                **inputs: Any) -> torch.Tensor:
+        depth, alpha = self.position(depth, alpha)
         plan = self.plan(depth, alpha)
         self._check_inputs(inputs)
         expected = image_shape(self.spec, plan.head)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -17,31 +18,88 @@ from torch import nn
 
 from ..errors import WeightsError
 from ..layers import layer_type
+from ..spec import NetworkSpec, load_spec_text
 from .growable import Discriminator, Generator
 
-SPEC_KEY = "archgan_spec"
+SPEC_KEY, DEPTH_KEY, ALPHA_KEY = "archgan_spec", "archgan_depth", "archgan_alpha"
 
 
-def save_weights(network: Generator | Discriminator, path: str | os.PathLike[str]) -> None:
-    """Write the network's state as safetensors, with its canonical spec in the metadata."""
+@dataclass(frozen=True)
+class WeightsFile:
+    """One of our safetensors files: the tensors, the canonical spec they belong to, and, when a training
+    run wrote it, the depth and alpha the run had reached (None when the file does not say)."""
+
+    tensors: dict[str, torch.Tensor]
+    spec_json: str | None
+    depth: int | None = None
+    alpha: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a partial load (strict=False) left at the network's initial values."""
+
+    missing: list[str]  # not in the file
+    misshapen: list[str]  # in the file with another shape
+
+    @property
+    def left(self) -> list[str]:
+        return self.missing + self.misshapen
+
+
+def write_safetensors(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: dict[str, str]) -> None:
+    """save_file, then the permissions any other file gets under the user's umask (safetensors writes 0600)."""
+    save_file(dict(tensors), str(path), metadata=metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def save_weights(network: Generator | Discriminator, path: str | os.PathLike[str], depth: int | None = None,
+                 alpha: float | None = None) -> None:
+    """Write the network's state as safetensors, with its canonical spec (and the depth and alpha it was
+    trained to, when given) in the metadata."""
     state = {name: tensor.detach().contiguous().cpu() for name, tensor in network.state_dict().items()}
-    save_file(state, str(path), metadata={SPEC_KEY: network.spec.to_json()})
+    metadata = {SPEC_KEY: network.spec.to_json()}
+    if depth is not None:
+        metadata |= {DEPTH_KEY: str(depth), ALPHA_KEY: repr(float(alpha if alpha is not None else 1.0))}
+    write_safetensors(state, path, metadata)
 
 
-def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], str | None]:
-    """The tensors of one of our safetensors files and the spec JSON it carries (None if absent)."""
+def read_weights(path: str | os.PathLike[str]) -> WeightsFile:
+    """One of our safetensors files."""
+    metadata = _metadata(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise WeightsError(f"{path}: not a readable safetensors file ({error})") from None
+    depth, alpha = trained_position(path, metadata)
+    return WeightsFile(tensors, metadata.get(SPEC_KEY), depth, alpha)
+
+
+def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     try:
         with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        return load_file(str(path)), metadata.get(SPEC_KEY)
+            return handle.metadata() or {}
     except (SafetensorError, OSError) as error:
         raise WeightsError(f"{path}: not a readable safetensors file ({error})") from None
 
 
-def describe_key(network: nn.Module, key: str) -> str:
-    """'stage 16×16, layer 1 (conv 3×3)' for a state-dict key of a growable network."""
+def trained_position(path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> tuple[int | None, float | None]:
+    """The (depth, alpha) a training run had reached when it wrote this file, from its metadata alone;
+    (None, None) when the file does not say (weights written before 2026-12, or not by a run)."""
+    metadata = _metadata(path) if metadata is None else metadata
+    if DEPTH_KEY not in metadata:
+        return None, None
+    try:
+        return int(metadata[DEPTH_KEY]), float(metadata.get(ALPHA_KEY, "1.0"))
+    except ValueError:
+        raise WeightsError(f"{path}: its metadata's depth/alpha are not numbers") from None
+
+
+def describe_key(spec: NetworkSpec | None, key: str) -> str:
+    """'stage 16×16, layer 1 (conv 3×3)' for a state-dict key of a growable network of `spec`."""
     match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)x\d+\.(\d+)\.", key)
-    spec = getattr(network, "spec", None)
     if not match or spec is None:
         return "not part of any spec layer"
     part, resolution, layer_index = match.group(1), int(match.group(2)), int(match.group(3))
@@ -56,35 +114,37 @@ def describe_key(network: nn.Module, key: str) -> str:
     return f"{where}, layer {layer_index} ({layer_type(layer.type).label(layer.to_dict())})"
 
 
-def load_weights(
-    network: nn.Module, state: Mapping[str, torch.Tensor], source: str, strict: bool = True
-) -> list[str]:
-    """Copy `state` into `network`. With `strict`, any difference is a WeightsError listing all of them;
-    otherwise matching tensors load and the names of those left at their initial values are returned."""
-    own = network.state_dict()
+def load_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str, strict: bool = True,
+                 file_spec: NetworkSpec | None = None) -> LoadReport:
+    """Copy `state` into `network`. With `strict`, any difference is a WeightsError listing all of them:
+    each tensor of the network labelled with its layer, each tensor of the file with the layer of the spec
+    the file carries (`file_spec`) when it carries one. Otherwise matching tensors load and the report
+    says which stayed at their initial values."""
+    own, spec = network.state_dict(), getattr(network, "spec", None)
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     misshapen = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if strict and (missing or unexpected or misshapen):
-        lines = [f"{source}: the weights do not fit the network '{getattr(getattr(network, 'spec', None), 'name', '?')}'"]
+        lines = [f"{source}: the weights do not fit the network '{getattr(spec, 'name', '?')}'"]
         if missing:
             lines.append(f"  missing tensors ({len(missing)}):")
-            lines += [f"    {k} [{_shape(own[k])}] — {describe_key(network, k)}" for k in missing]
+            lines += [f"    {k} [{_shape(own[k])}] — {describe_key(spec, k)}" for k in missing]
         if unexpected:
             lines.append(f"  unexpected tensors ({len(unexpected)}):")
-            lines += [f"    {k} [{_shape(state[k])}] — {describe_key(network, k)}" for k in unexpected]
+            where = " in the file's spec" if file_spec is not None else ""
+            lines += [f"    {k} [{_shape(state[k])}] — {describe_key(file_spec or spec, k)}{where}" for k in unexpected]
         if misshapen:
             lines.append(f"  shape mismatches ({len(misshapen)}):")
-            lines += [
-                f"    {k}: expected [{_shape(own[k])}], found [{_shape(state[k])}] — {describe_key(network, k)}"
-                for k in misshapen
-            ]
+            lines += [f"    {k}: expected [{_shape(own[k])}], found [{_shape(state[k])}] — {describe_key(spec, k)}"
+                      + (f"; in the file: {describe_key(file_spec, k)}" if file_spec is not None
+                         and describe_key(file_spec, k) != describe_key(spec, k) else "")
+                      for k in misshapen]
         lines.append("  check that the spec is the one the weights were trained with, or load a partial match "
                      "on purpose with strict=False (--allow_partial)")
         raise WeightsError("\n".join(lines))
     usable = {k: v for k, v in state.items() if k in own and k not in misshapen}
     network.load_state_dict({**own, **usable})
-    return missing + misshapen
+    return LoadReport(missing, misshapen)
 
 
 def _shape(tensor: torch.Tensor) -> str:
@@ -99,7 +159,8 @@ def read_torch_file(path: str | os.PathLike[str]):
         raise WeightsError(f"{path}: cannot be read as a weights-only torch file ({type(error).__name__}: {error})") from None
 
 
-def load_weights_file(network: nn.Module, path: str | os.PathLike[str], strict: bool = True) -> list[str]:
-    """load_weights from one of our safetensors files."""
-    state, _ = read_weights(path)
-    return load_weights(network, state, str(Path(path)), strict)
+def load_weights_file(network: nn.Module, path: str | os.PathLike[str], strict: bool = True) -> LoadReport:
+    """load_weights from one of our safetensors files, its tensors labelled by the spec it carries."""
+    file = read_weights(path)
+    file_spec = load_spec_text(file.spec_json, file=f"{path} (its spec)") if file.spec_json else None
+    return load_weights(network, file.tensors, str(Path(path)), strict, file_spec)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from ..networks.weights import read_weights, save_weights
+from ..networks.weights import read_weights, save_weights, write_safetensors
 from .files import (NETWORK_FILES, PERIODIC_MARK, STATE_FILE, TEMPORARY_PREFIX, checkpoint_name, is_checkpoint_name,
                     list_checkpoints)
 from .run import RunSettings
@@ -54,7 +54,7 @@ def unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def save_state(state: dict[str, Any], path: Path) -> None:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, tensors)
-    save_file(tensors, str(path), metadata={"state": json.dumps(skeleton)})
+    write_safetensors(tensors, path, metadata={"state": json.dumps(skeleton)})
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def save_checkpoint(folder: Path, state: TrainState, settings: RunSettings, posi
 
     def write(temporary: Path) -> None:
         for name, network in state.networks().items():
-            save_weights(network, temporary / NETWORK_FILES[name])
+            save_weights(network, temporary / NETWORK_FILES[name], position.depth, position.alpha)
         save_state(rest, temporary / STATE_FILE)
         settings.save(temporary)
         if periodic:
@@ -108,7 +108,7 @@ def save_checkpoint(folder: Path, state: TrainState, settings: RunSettings, posi
 def read_checkpoint(checkpoint: Path) -> dict[str, Any]:
     """A checkpoint folder as a TrainState state dict (the networks from their safetensors files)."""
     state = load_state(checkpoint / STATE_FILE)
-    state["networks"] = {name: read_weights(checkpoint / file)[0] for name, file in NETWORK_FILES.items()
+    state["networks"] = {name: read_weights(checkpoint / file).tensors for name, file in NETWORK_FILES.items()
                          if (checkpoint / file).is_file()}
     return state
 

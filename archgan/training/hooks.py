@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import save_image
 from tqdm import tqdm
 
 from ..metrics import metrics_at
 from ..metrics.measure import compute, generate_uint8, reals_uint8
+from ..sampling import image_grid
 from .checkpoint import save_checkpoint
 from .files import LOGS, PLOTS
 from .logging import RunLog
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("archgan.train")
 SAMPLE_GRID = 64
+SMALL_DATASET_BATCHES = 4
+"""A dataset smaller than this many of the largest batches is warned about when a run starts."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def closing(hooks: Sequence[Hook]) -> Iterator[None]:
 
 
 class ProgressBar(Hook):
-    """One tqdm bar for the run: stage, alpha, losses, images/s; quiet when the output is not a terminal."""
+    """One tqdm bar for the run: images shown, images/s, time left, stage, alpha and losses; quiet when
+    the output is not a terminal."""
 
     def __init__(self) -> None:
         self.bar: tqdm | None = None
@@ -95,10 +99,9 @@ class ProgressBar(Hook):
         self.bar.update(event.images_after - event.images_before)
         if event.logged is not None:
             values = event.logged
-            self.bar.set_postfix_str(
+            self.bar.set_postfix_str(  # images/s: tqdm's own rate, beside the count
                 f"{trainer.plan.describe(event.position)} α={event.position.alpha:.2f} "
-                f"D={values.get('loss/D', float('nan')):.3f} G={values.get('loss/G', float('nan')):.3f} "
-                f"{values['speed/images_per_s']:.0f} img/s"
+                f"D={values.get('loss/D', float('nan')):.3f} G={values.get('loss/G', float('nan')):.3f}"
             )
 
     def close(self) -> None:
@@ -123,6 +126,11 @@ class RunOutputs(Hook):
         if trainer.skipped_images:
             log.warning("%d unreadable image files skipped: %s", len(trainer.skipped_images),
                         "; ".join(f"{name} ({why})" for name, why in trainer.skipped_images))
+        largest = max(stage.batch_size for stage in trainer.plan.stages)
+        if len(trainer.real_images) < SMALL_DATASET_BATCHES * largest:
+            log.warning("only %d training images, fewer than %d batches of %d: the discriminator will soon know "
+                        "them by heart; use more images (or mirror: true) for a GAN that generalizes",
+                        len(trainer.real_images), SMALL_DATASET_BATCHES, largest)
         processes = f" in {trainer.distribution.world_size} processes" if trainer.distribution.enabled else ""
         log.info("training on %d images from %s, %s%s, until %s images", len(trainer.real_images),
                  settings.images_dir, trainer.device, processes, f"{trainer.end_images():,}")
@@ -186,9 +194,9 @@ class SampleGrids(Hook):
         size = trainer.plan.stage(position).resolution
         period = "fade" if position.period.fading else "stable"
         name = f"{size}x{size}-{period}-{trainer.state.images_shown:09d}img" + ("-final" if final else "")
-        save_image(images, Path(trainer.settings.sample_dir) / f"{name}.png", nrow=8, normalize=True, value_range=(-1, 1))
-        self.outputs.log.image("samples", make_grid(images, nrow=8, normalize=True, value_range=(-1, 1)),
-                               trainer.state.images_shown)
+        grid = image_grid((images + 1) / 2, nrow=8)
+        save_image(grid, Path(trainer.settings.sample_dir) / f"{name}.png")
+        self.outputs.log.image("samples", grid, trainer.state.images_shown)
 
 
 class StageMetrics(Hook):

@@ -1,10 +1,14 @@
 """Everything one training run needs, resolved: specs, training config, data, folders and run control.
-Saved as run.json with every checkpoint so that `--resume RUN_DIR` needs nothing else."""
+Saved as run.json with every checkpoint so that `--resume RUN_DIR` needs nothing else. Its paths are
+stored relative to the folder run.json is in, so a run folder works from any working directory and a
+copy of it (cp -r) is a run of its own that resumes in place."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import SetupError
 from ..spec import NetworkSpec, load_spec_text
@@ -43,6 +47,9 @@ class RunSettings:
     tf32: bool = False  # TF32 tensor cores for float32 matmuls and convolutions
     cudnn_benchmark: bool = False  # let cuDNN pick the fastest convolution algorithms
 
+    PATHS: ClassVar[tuple[str, ...]] = ("images_dir", "run_dir", "sample_dir", "model_dir", "cache_dir",
+                                        "generator_file", "discriminator_file", "inception_weights")
+
     def images_per_stage(self, dataset_size: int) -> int | None:
         """--kimg or --num_epochs as real images per stage (None: the training file's schedule)."""
         if self.stage_kimg is not None:
@@ -52,19 +59,26 @@ class RunSettings:
         return None
 
     def save(self, folder: Path) -> None:
-        """run.json plus the canonical JSON of both specs and the training config."""
+        """run.json (paths relative to `folder`) plus the canonical JSON of both specs and the training config."""
         plain = {}
         for item in fields(self):
             value = getattr(self, item.name)
             if "saved" in item.metadata:
                 (folder / item.metadata["saved"]).write_text(value.to_json() + "\n")
+            elif item.name in self.PATHS and value is not None:
+                plain[item.name] = os.path.relpath(os.path.abspath(value), os.path.abspath(folder))
             else:
                 plain[item.name] = value
         (folder / RUN_FILE).write_text(json.dumps(plain, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path) -> RunSettings:
+        """The settings saved in `folder` by `save`, paths made absolute again (absolute ones, as runs
+        written before 2026-12 stored them, stay as they are)."""
         plain = json.loads((folder / RUN_FILE).read_text())
+        for name in cls.PATHS:
+            if plain.get(name) is not None:
+                plain[name] = os.path.abspath(Path(folder) / plain[name])
         files = {name: folder / file for name, file in SETTINGS_FILES.items()}
         return cls(
             generator=load_spec_text(files["generator"].read_text(), file=str(files["generator"])),
@@ -72,6 +86,7 @@ class RunSettings:
             training=training_config_from_json(files["training"].read_text(), str(files["training"])),
             **plain,
         )
+
 
 def resume_checkpoint(run_dir: Path) -> Path:
     """The newest complete checkpoint of a run folder (its checkpoint folder may have been moved by --model_dir)."""
