@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import REFERENCE_ENVIRONMENT, REPO
 

@@ -29,7 +29,24 @@ if TYPE_CHECKING:
 DEFAULT_ARCH = "pggan-small"
 RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "amp", "channels_last",
              "tf32", "cudnn_benchmark"}
-"""The only flags that may accompany --resume: everything else comes from the run's checkpoint."""
+"""The flags a resumed run may change; any other flag given with --resume must repeat the run's setting."""
+
+SETTINGS_OF_FLAG = {
+    "loss_function": ("training",),
+    "batch_size": ("training",),
+    "g_lr": ("training",),
+    "d_lr": ("training",),
+    "training_config": ("training",),
+    "generator_config": ("generator",),
+    "discriminator_config": ("discriminator",),
+    "latent_size": ("generator",),
+    "arch": ("generator", "discriminator", "training"),
+    "kimg": ("stage_kimg",),
+    "num_epochs": ("stage_epochs",),
+}
+"""The RunSettings a flag decides, where they are not named as the flag is."""
+TRAINING_OVERRIDES = {"loss": "loss_function", "batch_size": "batch_size", "g_lr": "g_lr", "d_lr": "d_lr"}
+"""Training-file options that have a flag of their own: option -> flag."""
 
 
 def per_stage_batch(text: str) -> int | list[int]:
@@ -143,13 +160,12 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
             f"--latent_size {args.latent_size} does not match the generator's latent_size {generator.latent_size} "
             f"({generator.source}); change the spec file, or leave the flag out"
         )
-    overrides: dict[str, Any] = {
-        key: value for key, value in (("loss", args.loss_function), ("batch_size", args.batch_size),
-                                      ("g_lr", args.g_lr), ("d_lr", args.d_lr)) if value is not None
-    }
+    overrides = {option: getattr(args, flag) for option, flag in TRAINING_OVERRIDES.items()
+                 if getattr(args, flag) is not None}
     using_arch_files = not (args.generator_config or args.discriminator_config)
     training_source = args.training_config or (args.arch if using_arch_files else None)
-    training = load_training_config(training_source, overrides, flags={"loss": "--loss_function"})
+    training = load_training_config(training_source, overrides,
+                                    flags={option: f"--{flag}" for option, flag in TRAINING_OVERRIDES.items()})
     run_dir = Path(args.run_dir or f"runs/{generator.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     return RunSettings(
         generator=generator,
@@ -185,23 +201,6 @@ def _flag_defaults() -> dict[str, Any]:
     return vars(parser.parse_args([]))
 
 
-SETTINGS_OF_FLAG = {
-    "loss_function": ("training",),
-    "batch_size": ("training",),
-    "g_lr": ("training",),
-    "d_lr": ("training",),
-    "training_config": ("training",),
-    "generator_config": ("generator",),
-    "discriminator_config": ("discriminator",),
-    "latent_size": ("generator",),
-    "arch": ("generator", "discriminator", "training"),
-    "kimg": ("stage_kimg",),
-    "num_epochs": ("stage_epochs",),
-}
-"""The RunSettings a flag decides, where they are not named as the flag is."""
-TRAINING_KEY_FLAGS = {"loss": "loss_function", "batch_size": "batch_size", "g_lr": "g_lr", "d_lr": "d_lr"}
-
-
 def _difference(name: str, saved: Any, wanted: Any) -> tuple[str, str] | None:
     """How a setting given again differs from the saved one: (the key that differs, in words); None if same."""
     if name in RunSettings.PATHS:
@@ -221,8 +220,8 @@ def _difference(name: str, saved: Any, wanted: Any) -> tuple[str, str] | None:
 def _blame(name: str, key: str, given: list[str]) -> str:
     """The flag to name for a setting that differs: the override of the training option that differs when
     it was given, else the first given flag that decides the setting."""
-    if name == "training" and TRAINING_KEY_FLAGS.get(key) in given:
-        return TRAINING_KEY_FLAGS[key]
+    if name == "training" and TRAINING_OVERRIDES.get(key) in given:
+        return TRAINING_OVERRIDES[key]
     return next(flag for flag in given if name in SETTINGS_OF_FLAG.get(flag, (flag,)))
 
 

@@ -50,11 +50,14 @@ class RunSettings:
     PATHS: ClassVar[tuple[str, ...]] = ("images_dir", "run_dir", "sample_dir", "model_dir", "cache_dir",
                                         "generator_file", "discriminator_file", "inception_weights")
 
-    def images_per_stage(self, dataset_size: int) -> int | None:
-        """--kimg or --num_epochs as real images per stage (None: the training file's schedule)."""
+    def images_per_stage(self, dataset_size: int | None = None) -> int | None:
+        """--kimg or --num_epochs as real images per stage (None: the training file's schedule); epochs
+        need the dataset's size."""
         if self.stage_kimg is not None:
             return round(self.stage_kimg * 1000)
         if self.stage_epochs is not None:
+            if dataset_size is None:
+                raise ValueError("--num_epochs: the images per stage depend on the dataset's size")
             return round(self.stage_epochs * dataset_size)
         return None
 

@@ -53,6 +53,11 @@ class TrainState:
     images_shown: int = 0
     period_index: int = -1  # the schedule period the optimizers were set up for
 
+    @property
+    def device(self) -> torch.device:
+        """The run's device (the noise generator is made there)."""
+        return self.noise.device
+
     def networks(self) -> dict[str, nn.Module]:
         """The networks a checkpoint writes, by their name in training/files.py."""
         named = {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.generator_ema}
@@ -68,9 +73,8 @@ class TrainState:
 
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
-        device = self.noise.device
-        if device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(device)
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "networks": {name: network.state_dict() for name, network in self.networks().items()},
             "step": self.step,
@@ -94,6 +98,6 @@ class TrainState:
             self.d_optimizer.load_state_dict(state["d_optimizer"])
         torch.set_rng_state(state["rng"]["torch"])
         self.noise.set_state(state["rng"]["noise"])
-        if "cuda" in state["rng"] and self.noise.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.noise.device)
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.data.load_state_dict(state["data"])

@@ -4,7 +4,7 @@ where the schedule stands, and the loop, the benchmarks and users all call that.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
@@ -37,11 +37,11 @@ class StepContext:
     amp: bool = False
     channels_last: bool = False
     real: torch.Tensor | None = None  # the last real batch drawn; regularizers reuse it
-    real_images_drawn: int = field(default=0)
+    real_images_drawn: int = 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 forward passes with --amp (the gradient penalty's norm and every loss stay float32)."""
-        return torch.autocast(self.state.noise.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        return torch.autocast(self.state.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def draw_real(self) -> torch.Tensor:
         """The next real batch (this process's rows of it), faded as the schedule says; counted as shown."""
@@ -54,8 +54,7 @@ class StepContext:
     def latents(self) -> torch.Tensor:
         """This process's rows of a global batch of latents (every process draws the whole batch)."""
         state = self.state
-        z = torch.randn(self.stage.batch_size, state.generator.latent_size, device=state.noise.device,
-                        generator=state.noise)
+        z = torch.randn(self.stage.batch_size, state.generator.latent_size, device=state.device, generator=state.noise)
         return z if self.rows is None else z[self.rows.to(z.device)]
 
     def critic(self, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:

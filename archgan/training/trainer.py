@@ -46,32 +46,15 @@ class Trainer:
         self.settings, self.distribution = settings, distribution
         config = settings.training
         specs = (settings.generator, settings.discriminator, config)
-        if settings.stage_epochs is None:  # everything but the data is known: check it before decoding
-            RunPlan.build(*specs, world_size=distribution.world_size, images_per_stage=settings.images_per_stage(0))
+        if settings.stage_epochs is None:  # all but the data is known: every check runs before any decoding
+            RunPlan.build(*specs, world_size=distribution.world_size, images_per_stage=settings.images_per_stage())
         else:
             check_fit(*specs, world_size=distribution.world_size)
         for name in config.metrics:
             if METRICS[name].prepare is not None:
                 METRICS[name].prepare({"inception_weights": settings.inception_weights})
         self.device = torch.device(settings.device)
-        torch.manual_seed(settings.seed)  # the same initial weights in every process
-        generator = Generator(settings.generator).to(self.device)
-        discriminator = Discriminator(settings.discriminator).to(self.device)
-        if resume_from is None:
-            for network, file in ((generator, settings.generator_file), (discriminator, settings.discriminator_file)):
-                if file:
-                    load_pretrained(network, file, strict=not settings.allow_partial)
-        if settings.sync_bn and distribution.enabled:
-            if self.device.type != "cuda":
-                raise SetupError("--sync_bn synchronises batch norm across GPUs; it needs CUDA devices")
-            generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
-            discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
-        if settings.channels_last:
-            generator = generator.to(memory_format=torch.channels_last)
-            discriminator = discriminator.to(memory_format=torch.channels_last)
-        generator_ema = make_ema(generator) if config.ema_beta > 0 else None
-        torch.manual_seed(settings.seed + distribution.rank)  # layer randomness (dropout) differs per process
-
+        generator, discriminator, generator_ema = self._networks(pretrained=resume_from is None)
         self.real_images, self.skipped_images = self._read_images()
         data = RealImages(self.real_images, self.device, settings.seed, config.mirror, settings.generator.fade_resample)
         self.plan = RunPlan.build(*specs, world_size=distribution.world_size,
@@ -88,6 +71,29 @@ class Trainer:
             self.state.load_state_dict(read_checkpoint(resume_from), str(resume_from))
             log.info("resumed from %s at step %d, %s images", resume_from, self.state.step,
                      f"{self.state.images_shown:,}")
+
+    def _networks(self, pretrained: bool) -> tuple[Generator, Discriminator, Generator | None]:
+        """G, D (with the pretrained weights the settings name) and the average of G, on the device; the
+        same initial weights in every process."""
+        settings, distribution = self.settings, self.distribution
+        torch.manual_seed(settings.seed)
+        generator = Generator(settings.generator).to(self.device)
+        discriminator = Discriminator(settings.discriminator).to(self.device)
+        if pretrained:
+            for network, file in ((generator, settings.generator_file), (discriminator, settings.discriminator_file)):
+                if file:
+                    load_pretrained(network, file, strict=not settings.allow_partial)
+        if settings.sync_bn and distribution.enabled:
+            if self.device.type != "cuda":
+                raise SetupError("--sync_bn synchronises batch norm across GPUs; it needs CUDA devices")
+            generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+            discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
+        if settings.channels_last:
+            generator = generator.to(memory_format=torch.channels_last)
+            discriminator = discriminator.to(memory_format=torch.channels_last)
+        generator_ema = make_ema(generator) if settings.training.ema_beta > 0 else None
+        torch.manual_seed(settings.seed + distribution.rank)  # layer randomness (dropout) differs per process
+        return generator, discriminator, generator_ema
 
     def _read_images(self) -> tuple[np.ndarray, list[tuple[str, str]]]:
         """The training images (uint8, the `data_percentage` subset) and the files skipped as unreadable;
