@@ -11,13 +11,15 @@ import numpy as np
 import torch
 
 from ..networks.fade import downsample_real_images, fade_real_images
+from ..spec.model import FADE_RESAMPLE
 
 DEVICE_FRACTION = 0.25
 """Keep the dataset on the GPU when it takes at most this share of the free memory."""
 
 
 class RealImages:
-    def __init__(self, images: np.ndarray, device: torch.device, seed: int, mirror: bool, fade_resample: str = "nearest"):
+    def __init__(self, images: np.ndarray, device: torch.device, seed: int, mirror: bool,
+                 fade_resample: str = FADE_RESAMPLE["generator"][0]):
         """`fade_resample`: how the generator's old path upsamples while a stage fades in (its spec's)."""
         self.on_device = device.type == "cpu" or (
             device.type == "cuda" and images.nbytes <= DEVICE_FRACTION * torch.cuda.mem_get_info(device)[0]

@@ -72,12 +72,11 @@ def train_step(context: StepContext, phases: Sequence[Phase]) -> Terms:
     for phase in phases:
         if state.step % phase.interval:
             continue
-        totals: Terms = {}
-        for _ in range(phase.repeats):
-            for name, value in (phase.run(context) or {}).items():
-                key = f"loss/{phase.name}" if name == "loss" else f"loss/{phase.name}_{name}"
-                totals[key] = totals[key] + value.detach().float() if key in totals else value.detach().float()
-        terms |= {key: total / phase.repeats for key, total in totals.items()}
+        runs = [phase.run(context) or {} for _ in range(phase.repeats)]
+        for name in runs[0]:
+            key = f"loss/{phase.name}" if name == "loss" else f"loss/{phase.name}_{name}"
+            values = [run[name].detach().float() for run in runs]
+            terms[key] = values[0] if len(values) == 1 else torch.stack(values).mean()
     state.step += 1
     state.images_shown += context.real_images_drawn
     return terms
