@@ -10,7 +10,7 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_ENVIRONMENT = "ARCHGAN_REFERENCE_DIR"
-"""A folder of real files from the wild (CI points it at ../shared/reference); tests that read such files
+"""A folder of real files from the wild (.ci/run points it at the reference folder beside the checkout); tests that read such files
 always run on the repository's own copies and, when this is set, on the real ones as well."""
 
 

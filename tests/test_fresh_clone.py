@@ -1,4 +1,4 @@
-"""A fresh clone has no ../shared beside it: the tests that read real files from the wild must pass on
+"""A fresh clone has no reference folder beside it: the tests that read real files from the wild must pass on
 the repository's own copies alone. Runs them in a copy of the tracked files with the reference folder
 unset, as a user's clone would."""
 from __future__ import annotations
