@@ -13,7 +13,7 @@ from .errors import WeightsError
 from .interop import pro_gan
 from .interop.pretrained import load_pretrained, weights_file
 from .networks import Discriminator, Generator, build_network
-from .networks.weights import read_torch_file, read_weights, trained_position
+from .networks.weights import read_torch_file, spec_json_of, trained_position
 from .spec import NetworkSpec, Role, load_spec, load_spec_text
 from .training.checkpoint import load_state
 from .training.files import NETWORK_FILES, STATE_FILE
@@ -35,7 +35,7 @@ def _spec(role: Role, config: PathLike | None, weights: Path | None, ema: bool) 
     if config is not None:
         return load_spec(config, role)
     if weights is not None and weights.suffix.lower() == ".safetensors":
-        spec_json = read_weights(weights).spec_json
+        spec_json = spec_json_of(weights)
         if spec_json:
             return load_spec_text(spec_json, file=f"{weights} (its spec)", role=role)
     raise WeightsError(f"{weights}: this file does not say which network it belongs to: give its config too")
@@ -60,7 +60,7 @@ def _adopt_trained_position(network: Generator | Discriminator, path: Path) -> N
     """Where the run that wrote `path` had grown its network to, as the network's defaults, when the file
     is of this very network (a partial load into another spec keeps the full depth)."""
     depth, alpha = trained_position(path)
-    spec_json = read_weights(path).spec_json if depth is not None else None
+    spec_json = spec_json_of(path) if depth is not None else None
     if spec_json and load_spec_text(spec_json, file=f"{path} (its spec)") == network.spec:
         network.default_depth, network.default_alpha, network.trained_depth = depth, alpha, depth
 

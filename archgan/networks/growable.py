@@ -53,6 +53,9 @@ class _Growable(nn.Module):
     def plan(self, depth: int | None, alpha: Alpha | None = None) -> StagePlan:
         """What runs at `depth` with this `alpha` (the old path only while fading)."""
         depth, alpha = self.position(depth, alpha)
+        return self._plan_at(depth, alpha)
+
+    def _plan_at(self, depth: int, alpha: Alpha) -> StagePlan:
         return self._plans[depth, is_fading(depth, alpha)]
 
     def check_depth(self, depth: int | None) -> int:
@@ -99,7 +102,7 @@ class Generator(_Growable):
 
     def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, **inputs: Any) -> torch.Tensor:
         depth, alpha = self.position(depth, alpha)
-        plan = self.plan(depth, alpha)
+        plan = self._plan_at(depth, alpha)
         self._check_inputs(inputs)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise ValueError(f"{self.spec.name}: expects latents of shape [N, {self.latent_size}], got {list(z.shape)}")
@@ -135,7 +138,7 @@ class Discriminator(_Growable):
     def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None,
                 **inputs: Any) -> torch.Tensor:
         depth, alpha = self.position(depth, alpha)
-        plan = self.plan(depth, alpha)
+        plan = self._plan_at(depth, alpha)
         self._check_inputs(inputs)
         expected = image_shape(self.spec, plan.head)
         if tuple(images.shape[1:]) != expected:

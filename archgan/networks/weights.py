@@ -85,6 +85,11 @@ def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         raise WeightsError(f"{path}: not a readable safetensors file ({error})") from None
 
 
+def spec_json_of(path: str | os.PathLike[str]) -> str | None:
+    """The canonical spec one of our safetensors files carries, from its metadata alone (no tensors read)."""
+    return _metadata(path).get(SPEC_KEY)
+
+
 def trained_position(path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> tuple[int | None, float | None]:
     """The (depth, alpha) a training run had reached when it wrote this file, from its metadata alone;
     (None, None) when the file does not say (weights written before 2026-12, or not by a run)."""
