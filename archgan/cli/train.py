@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_ARCH = "pggan-small"
 RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "amp", "channels_last",
-             "tf32", "cudnn_benchmark"}
+             "tf32", "cudnn_benchmark", "dry_run"}
 """The flags a resumed run may change; any other flag given with --resume must repeat the run's setting."""
 
 SETTINGS_OF_FLAG = {
@@ -43,6 +44,8 @@ SETTINGS_OF_FLAG = {
     "arch": ("generator", "discriminator", "training"),
     "kimg": ("stage_kimg",),
     "num_epochs": ("stage_epochs",),
+    "start_stage": ("start_resolution",),
+    "set": ("training",),
 }
 """The RunSettings a flag decides, where they are not named as the flag is."""
 TRAINING_OVERRIDES = {"loss": "loss_function", "batch_size": "batch_size", "g_lr": "g_lr", "d_lr": "d_lr"}
@@ -57,6 +60,33 @@ def per_stage_batch(text: str) -> int | list[int]:
         raise argparse.ArgumentTypeError(f"'{text}' is not a batch size: give a number, or one per stage "
                                          "separated by commas (e.g. 64,64,32)") from None
     return values[0] if len(values) == 1 else values
+
+
+def resolution(text: str) -> int:
+    """--start_stage: a stage's resolution, as 32 or 32x32."""
+    side, _, other = text.lower().replace("×", "x").partition("x")
+    if not side.isdigit() or (other and other != side):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a stage: give its resolution, e.g. 32 or 32x32")
+    return int(side)
+
+
+def training_setting(text: str) -> tuple[str, Any, str]:
+    """--set KEY=VALUE: (key, value, the text for messages). The value is read as JSON where it is JSON
+    (numbers, true/false, null, lists) and as YAML otherwise (names, {type: hinge}), then checked by the
+    training schema like the file's own values."""
+    key, equals, raw = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE (e.g. loss.gp_weight=5 or batch_size=[32,16])")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        import yaml
+
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise argparse.ArgumentTypeError(f"'{text}': the value {raw!r} is neither JSON nor YAML") from None
+    return key.strip(), value, text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +119,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "separated by commas (lowest resolution first)")
     schedule.add_argument("--g_lr", type=float, help="generator learning rate")
     schedule.add_argument("--d_lr", type=float, help="discriminator learning rate")
+    schedule.add_argument("--set", action="append", type=training_setting, default=[], metavar="KEY=VALUE",
+                          help="set any option of the training file, checked by its schema; nested keys with dots "
+                          "(--set loss.gp_weight=5 --set fade_kimg=[0,300,300] --set ema_beta=0); repeatable")
+    schedule.add_argument("--start_stage", type=resolution, metavar="RESOLUTION",
+                          help="start the schedule at this stage (e.g. 32), stable, to fine-tune networks trained "
+                          "that far (--generator_file/--discriminator_file); the stages below are not trained")
     length = schedule.add_mutually_exclusive_group()
     length.add_argument("--num_epochs", type=float, help="epochs of the dataset per stage (half fading in)")
     length.add_argument("--kimg", type=float, help="thousands of real images per stage (half fading in)")
@@ -105,6 +141,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: a GPU when there is one)")
     run.add_argument("--max_images", type=int, help="stop once this many real images have been shown in total "
                      "(counting those before a resume)")
+    run.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
+                     help="print the resolved run (files, every setting, the schedule per period) and exit")
 
     speed = parser.add_argument_group("speed (each on by default on a GPU, off on the CPU)")
     for name, text in SPEED_OPTIONS.items():
@@ -162,10 +200,13 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         )
     overrides = {option: getattr(args, flag) for option, flag in TRAINING_OVERRIDES.items()
                  if getattr(args, flag) is not None}
+    flags = {option: f"--{flag}" for option, flag in TRAINING_OVERRIDES.items()}
+    for key, value, text in args.set:
+        overrides[key] = value
+        flags[key.split(".")[0]] = f"--set {text}"
     using_arch_files = not (args.generator_config or args.discriminator_config)
     training_source = args.training_config or (args.arch if using_arch_files else None)
-    training = load_training_config(training_source, overrides,
-                                    flags={option: f"--{flag}" for option, flag in TRAINING_OVERRIDES.items()})
+    training = load_training_config(training_source, overrides, flags)
     run_dir = Path(args.run_dir or f"runs/{generator.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     return RunSettings(
         generator=generator,
@@ -180,6 +221,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         max_images=args.max_images,
         stage_kimg=args.kimg,
         stage_epochs=args.num_epochs,
+        start_resolution=args.start_stage,
         feedback_factor=args.feedback_factor,
         checkpoint_factor=args.checkpoint_factor,
         data_percentage=args.data_percentage,
@@ -249,6 +291,29 @@ def resumed_settings(args: argparse.Namespace) -> tuple[RunSettings, Path]:
     changes |= {name: value for name, value in speed_options(args, changes["device"]).items()
                 if getattr(args, name) is not None or saved.device != changes["device"]}
     return replace(saved, **changes), checkpoint
+
+
+def describe_run(settings: RunSettings, checkpoint: Path | None = None) -> str:
+    """--dry-run: the files, every setting and the schedule a run would follow, without a tensor made or
+    an image decoded (--num_epochs counts the folder's image files)."""
+    from ..data.folder import find_images
+    from ..spec.summary import summarize
+    from ..training.plan import RunPlan
+
+    dataset = len(find_images(Path(settings.images_dir))) if settings.stage_epochs is not None else None
+    plan = RunPlan.build(settings.generator, settings.discriminator, settings.training,
+                         images_per_stage=settings.images_per_stage(dataset), start_resolution=settings.start_resolution)
+    lines = [f"run folder: {settings.run_dir}" + (f" (resuming from {checkpoint})" if checkpoint else "")]
+    for spec in (settings.generator, settings.discriminator):
+        parameters = sum(stage.parameters for stage in summarize(spec))
+        lines.append(f"{spec.role}: {spec.name} ({spec.source}), {parameters:,} parameters")
+    lines.append(f"training: {settings.training.source}")
+    lines += [f"  {key}: {json.dumps(value)}" for key, value in settings.training.to_dict().items()]
+    shown = {"generator", "discriminator", "training", "run_dir"}
+    lines += [f"{name}: {value}" for name, value in vars(settings).items() if name not in shown and value is not None]
+    if dataset is not None:
+        lines.append(f"dataset: {dataset:,} image files (--num_epochs {settings.stage_epochs:g} per stage)")
+    return "\n".join(lines + ["", plan.table()])
 
 
 class _TqdmHandler(logging.Handler):
@@ -325,6 +390,10 @@ def run(args: argparse.Namespace) -> int:
             settings = replace(settings, run_dir=broadcast(settings.run_dir, distribution),
                                sample_dir=broadcast(settings.sample_dir, distribution),
                                model_dir=broadcast(settings.model_dir, distribution))
+        if args.dry_run:
+            if distribution.is_main:
+                print(describe_run(settings, checkpoint))
+            return 0
         if distribution.is_main:
             print(f"run folder: {settings.run_dir}", flush=True)
         trainer = Trainer(settings, resume_from=checkpoint, distribution=distribution)

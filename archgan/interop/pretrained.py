@@ -38,14 +38,16 @@ def weights_file(path: str | Path, role: str, ema: bool = True) -> Path:
 
 
 def load_pretrained(network: nn.Module, path: str | Path, strict: bool = True, ema: bool = True) -> LoadReport:
-    """Load weights into `network`; returns what stayed at its initial values (only possible with
-    strict=False, and logged). Any mismatch under strict is one WeightsError listing all of it."""
+    """Load weights into `network`; returns what was loaded and what stayed at its initial values (only
+    possible with strict=False). Both are logged. Any mismatch under strict is one WeightsError listing all of it."""
     role = network.spec.role
     path = weights_file(path, role, ema)
     if path.suffix.lower() == ".safetensors":
         report = load_weights_file(network, path, strict)
     else:
         report = load_weights(network, _foreign_state(network, path, ema), str(path), strict)
+    stages = ", ".join(f"{size}×{size}" for size in report.resolutions) or "none"
+    log.info("%s: %d tensors loaded from %s (stages %s)", role, len(report.loaded), path, stages)
     for names, why in ((report.missing, "not in the file"), (report.misshapen, "of another shape in the file")):
         if names:
             log.warning("%s: %d tensors %s keep their initial values: %s", path, len(names), why, ", ".join(names))

@@ -16,6 +16,7 @@ class LossType:
     doc: str
     make: Callable[[Mapping[str, Any]], Any]  # normalized entry -> a losses.objectives.Loss
     options: Mapping[str, Option] = field(default_factory=dict)
+    per_sample: bool = True  # its terms are means of per-sample terms, so a batch may run in micro-batches
 
 
 _NUMBER = {"type": "number", "minimum": 0}
@@ -44,7 +45,7 @@ LOSSES: dict[str, LossType] = {
                  "G minimizes −D(fake).", deferred("archgan.losses.objectives:Hinge")),
         LossType("relativistic-hinge", "Relativistic average hinge (Jolicoeur-Martineau 2018) as attn_gan_pytorch "
                  "defines it: each score is compared with the mean score of the other kind over the whole batch.",
-                 deferred("archgan.losses.objectives:RelativisticHinge")),
+                 deferred("archgan.losses.objectives:RelativisticHinge"), per_sample=False),
         LossType(
             "lsgan",
             "LSGAN (Mao et al. 2017) with mean squared errors: D minimizes (D(real) − 1)² + D(fake)², "
@@ -71,25 +72,25 @@ LOSSES: dict[str, LossType] = {
 
 
 def loss_schema() -> dict[str, Any]:
-    """A loss entry: a loss name, or {type: NAME, ...options}."""
+    """A loss entry: a loss name, or {type: NAME, ...options}. Written as if/then/else rather than anyOf
+    so that a wrong entry is reported by the branch it meant (an unknown option of its loss, say)."""
     names = sorted(LOSSES)
     return {
-        "anyOf": [
-            {"enum": names},
-            {
-                "type": "object",
-                "title": "a loss entry such as {type: wgan-gp, gp_weight: 10}",
-                "required": ["type"],
-                "properties": {"type": {"enum": names}},
-                "allOf": [
-                    {
-                        "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
-                        "then": options_schema(LOSSES[name].options, strict=False, const_type=name),
-                    }
-                    for name in names
-                ],
-            },
-        ]
+        "if": {"type": "string"},
+        "then": {"enum": names},
+        "else": {
+            "type": "object",
+            "title": "a loss entry such as {type: wgan-gp, gp_weight: 10}",
+            "required": ["type"],
+            "properties": {"type": {"enum": names}},
+            "allOf": [
+                {
+                    "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                    "then": options_schema(LOSSES[name].options, strict=False, const_type=name),
+                }
+                for name in names
+            ],
+        },
     }
 
 

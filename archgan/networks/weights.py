@@ -37,14 +37,21 @@ class WeightsFile:
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What a partial load (strict=False) left at the network's initial values."""
+    """What a load copied, and what a partial load (strict=False) left at the network's initial values."""
 
+    loaded: list[str]
     missing: list[str]  # not in the file
     misshapen: list[str]  # in the file with another shape
 
     @property
     def left(self) -> list[str]:
         return self.missing + self.misshapen
+
+    @property
+    def resolutions(self) -> list[int]:
+        """The stages (by resolution) of which at least one tensor was loaded."""
+        found = {int(match.group(1)) for key in self.loaded if (match := re.match(r"\w+\.(\d+)x\d+\.", key))}
+        return sorted(found)
 
 
 def write_safetensors(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: dict[str, str]) -> None:
@@ -149,7 +156,7 @@ def load_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: 
         raise WeightsError("\n".join(lines))
     usable = {k: v for k, v in state.items() if k in own and k not in misshapen}
     network.load_state_dict({**own, **usable})
-    return LoadReport(missing, misshapen)
+    return LoadReport(list(usable), missing, misshapen)
 
 
 def _shape(tensor: torch.Tensor) -> str:

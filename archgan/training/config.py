@@ -41,6 +41,10 @@ TRAINING_OPTIONS: dict[str, Option] = {
                         "(the first stage has no fade-in)", 600),
     "stable_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown once a stage is faded in; {PER_STAGE}", 600),
     "batch_size": Option(_per_stage(_POSITIVE_INT), f"images per step; {PER_STAGE} (like APGAN's batch_size_list)", 16),
+    "accumulate": Option(_per_stage(_POSITIVE_INT), "compute each batch in this many micro-batches and sum their "
+                         "gradients, for batches larger than memory (the same gradients as the whole batch: "
+                         "minibatch_stddev groups stay whole, penalty draws are the same; batch norm sees micro-batch "
+                         f"statistics); {PER_STAGE}", 1),
     "g_lr": Option(_per_stage(_NON_NEGATIVE), f"generator learning rate; {PER_STAGE}", 0.001),
     "d_lr": Option(_per_stage(_NON_NEGATIVE), f"discriminator learning rate; {PER_STAGE}", 0.001),
     "adam_betas": Option({"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
@@ -101,6 +105,7 @@ class TrainingConfig:
     fade_kimg: float | list[float]
     stable_kimg: float | list[float]
     batch_size: int | list[int]
+    accumulate: int | list[int]
     g_lr: float | list[float]
     d_lr: float | list[float]
     adam_betas: list[float]
@@ -152,8 +157,9 @@ def load_training_config(
     flags: Mapping[str, str] | None = None,
 ) -> TrainingConfig:
     """Load a training file (a path, or a built-in architecture's name for its training.yaml; None for
-    the defaults alone) and apply command-line `overrides`, keyed by option; problems with an override
-    name its flag (`flags` maps options to flags whose name differs, e.g. loss -> --loss_function)."""
+    the defaults alone) and apply command-line `overrides`, in order, keyed by option or by a dotted path
+    into one (`loss.gp_weight`); problems with an override name its flag (`flags` maps options to the flag
+    that set them where it is not --OPTION, e.g. loss -> --loss_function)."""
     data: dict[str, Any] = {}
     locate: Callable[[JsonPath], Location] = lambda path: Location("<defaults>", tuple(path))
     name = "<defaults>"
@@ -169,9 +175,10 @@ def load_training_config(
         data, locate, name = dict(parsed.data), parsed.locate, str(path)
     if overrides:
         flags = flags or {}
+        overrides = _nested_overrides(data, overrides, flags)
 
         def flag(path: JsonPath) -> Location:
-            return Location(f"command line {flags.get(str(path[0]), f'--{path[0]}')}")
+            return Location(f"command line {flags.get(str(path[0]), f'--{path[0]}')}" if path else "command line")
 
         flag_problems = schema_problems(dict(overrides), _validator(), flag)
         if flag_problems:
@@ -180,6 +187,37 @@ def load_training_config(
         file_locate = locate
         locate = lambda path: flag(path) if path and path[0] in overrides else file_locate(path)
     return _config(data, name, locate)
+
+
+def _nested_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any], flags: Mapping[str, str]) -> dict[str, Any]:
+    """Overrides by option, dotted paths (`loss.gp_weight`) set inside the option's value as the file (or
+    the default) gives it; an option given as a name (loss: wgan-gp) is expanded to its mapping first."""
+    resolved: dict[str, Any] = {}
+    for key, value in overrides.items():
+        name, *inner = key.split(".")
+        if not inner:
+            resolved[name] = value
+            continue
+        current = resolved.get(name, data.get(name, TRAINING_OPTIONS[name].default if name in TRAINING_OPTIONS else {}))
+        option = TRAINING_OPTIONS.get(name)
+        if not isinstance(current, Mapping) and option is not None and option.normalize is not None:
+            try:
+                current = option.normalize(current)
+            except (KeyError, TypeError, ValueError):
+                pass  # an invalid value: the schema check below reports it
+        if not isinstance(current, Mapping):
+            raise SpecError.single(Location(f"command line {flags.get(name, key)}"),
+                                   f"{name} is {current!r}, not a mapping of options: {key} cannot be set inside it",
+                                   hint=f"set the whole value: {name}=VALUE")
+        resolved[name] = _with_value(current, inner, value)
+    return resolved
+
+
+def _with_value(mapping: Mapping[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    """A copy of `mapping` with `value` at `path` (the mappings on the way copied, or made)."""
+    head, *rest = path
+    inner = mapping.get(head, {})
+    return {**mapping, head: _with_value(inner if isinstance(inner, Mapping) else {}, rest, value) if rest else value}
 
 
 def training_config_from_json(text: str, source: str = "<checkpoint>") -> TrainingConfig:

@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..networks import Discriminator, Generator
 from ..spec.stages import stage_plan
+from .plan import split_rows
 
 
 @dataclass(frozen=True)
@@ -68,21 +69,11 @@ def barrier(distribution: Distribution) -> None:
 
 
 def shard_rows(batch: int, distribution: Distribution, group: int) -> torch.Tensor | None:
-    """The rows of a global batch this rank computes (None for one process). With minibatch-stddev
-    groups of `group`, whose members are rows m, m+M, m+2M, ... (M = batch / group), each rank takes
-    whole groups, in the order the layer reads them."""
+    """The rows of a global batch this rank computes (None for one process): whole minibatch-stddev
+    groups of `group`, in the order the layer reads them (plan.split_rows)."""
     if not distribution.enabled:
         return None
-    world, rank = distribution.world_size, distribution.rank
-    group = min(group, batch)
-    members = batch // group
-    if group > 1 and members % world == 0:
-        per_rank = members // world
-        rows = [k * members + m for k in range(group) for m in range(rank * per_rank, (rank + 1) * per_rank)]
-    else:
-        local = batch // world
-        rows = list(range(rank * local, (rank + 1) * local))
-    return torch.tensor(rows)
+    return torch.tensor(split_rows(batch, group, distribution.world_size, distribution.rank))
 
 
 class ActiveParts(nn.Module):

@@ -12,7 +12,7 @@ import torch
 from ..losses.objectives import Loss, Regularizer
 from .config import TrainingConfig
 from .ema import ema_decay, update_ema
-from .step import StepContext, Terms
+from .step import StepContext, Terms, accumulated
 
 
 @dataclass(frozen=True)
@@ -24,18 +24,21 @@ class Phase:
 
 
 def discriminator_step(context: StepContext) -> Terms:
-    """D on a fresh real batch and a batch of generated images (no gradient for G)."""
-    state = context.state
+    """D on a fresh real batch and a batch of generated images (no gradient for G), in micro-batches."""
+    state, depth, alpha = context.state, context.position.depth, context.position.alpha
     state.discriminator.requires_grad_(True)
-    real = context.draw_real()
-    with context.autocast():
-        with torch.no_grad():
-            fake = state.generator(context.latents(), context.position.depth, context.position.alpha).float()
-        terms = context.loss.discriminator(context.critic(), real, fake, context.loss_context)
+    real, latents = context.draw_real(), context.latents()
     state.d_optimizer.zero_grad(set_to_none=True)
-    terms["loss"].backward()
+    parts = []
+    for micro in context.micro_batches():
+        with context.autocast():
+            with torch.no_grad():
+                fake = state.generator(micro.take(latents), depth, alpha).float()
+            terms = context.loss.discriminator(context.critic(), micro.take(real), fake, micro.loss_context)
+        context.backward(terms["loss"], context.discriminator, micro)
+        parts.append((micro, terms))
     state.d_optimizer.step()
-    return terms
+    return accumulated(parts)
 
 
 def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]:
@@ -45,27 +48,35 @@ def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]
     def run(context: StepContext) -> Terms:
         state = context.state
         state.discriminator.requires_grad_(True)
-        with context.autocast():
-            penalty = regularizer.penalty(context.critic(), context.real, context.loss_context)
         state.d_optimizer.zero_grad(set_to_none=True)
-        (penalty * regularizer.interval).backward()
+        parts = []
+        for micro in context.micro_batches():
+            with context.autocast():
+                penalty = regularizer.penalty(context.critic(), micro.take(context.real), micro.loss_context)
+            context.backward(penalty * regularizer.interval, context.discriminator, micro)
+            parts.append((micro, {"loss": penalty}))
         state.d_optimizer.step()
-        return {"loss": penalty}
+        return accumulated(parts)
 
     return run
 
 
 def generator_step(context: StepContext) -> Terms:
-    """G through D itself: D's parameters take no gradient here."""
-    state = context.state
+    """G through D itself (D's parameters take no gradient here), in micro-batches."""
+    state, depth, alpha = context.state, context.position.depth, context.position.alpha
     state.discriminator.requires_grad_(False)
-    with context.autocast():
-        fake = context.generator(context.latents(), context.position.depth, context.position.alpha).float()
-        terms = context.loss.generator(context.critic(trained=False), context.real, fake, context.loss_context)
+    latents = context.latents()
     state.g_optimizer.zero_grad(set_to_none=True)
-    terms["loss"].backward()
+    parts = []
+    for micro in context.micro_batches():
+        with context.autocast():
+            fake = context.generator(micro.take(latents), depth, alpha).float()
+            terms = context.loss.generator(context.critic(trained=False), micro.take(context.real), fake,
+                                           micro.loss_context)
+        context.backward(terms["loss"], context.generator, micro)
+        parts.append((micro, terms))
     state.g_optimizer.step()
-    return terms
+    return accumulated(parts)
 
 
 def ema_step(beta: float, warmup: bool) -> Callable[[StepContext], None]:

@@ -6,10 +6,12 @@ counts) and every check of those files that needs no tensor live here, so `archg
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import SetupError
 from ..layers import layer_type
+from ..losses import LOSSES
 from ..spec import Location, NetworkSpec, SpecError
 from .config import TrainingConfig
 
@@ -47,6 +49,21 @@ class StageSettings:
     batch_size: int
     g_lr: float
     d_lr: float
+    accumulate: int = 1  # micro-batches each process's batch is computed in, their gradients summed
+
+
+def split_rows(count: int, group: int, parts: int, part: int) -> list[int]:
+    """The rows of part `part` of a batch of `count` rows cut into `parts` (processes, or micro-batches of
+    one process). With minibatch-stddev groups of `group`, whose members are rows m, m+M, m+2M, ...
+    (M = count / group), each part takes whole groups, in the order the layer reads them, so that the
+    parts compute what the whole batch would; contiguous rows where the groups cannot be split so."""
+    group = min(group, count)
+    members = count // group
+    if group > 1 and members % parts == 0:
+        share = members // parts
+        return [k * members + m for k in range(group) for m in range(part * share, (part + 1) * share)]
+    share = count // parts
+    return list(range(part * share, (part + 1) * share))
 
 
 def batch_group(discriminator: NetworkSpec) -> int:
@@ -75,8 +92,7 @@ def check_fit(generator: NetworkSpec, discriminator: NetworkSpec, training: Trai
         )
     count = len(generator.stages)
     stages = tuple(StageSettings(*values) for values in zip(
-        generator.resolutions, training.per_stage("batch_size", count), training.per_stage("g_lr", count),
-        training.per_stage("d_lr", count)))
+        generator.resolutions, *(training.per_stage(name, count) for name in ("batch_size", "g_lr", "d_lr", "accumulate"))))
     group = batch_group(discriminator)
     for stage in stages:
         _check_batch(stage, group, world_size, training)
@@ -90,27 +106,42 @@ def _check_batch(stage: StageSettings, group: int, world: int, training: Trainin
     if batch % world:
         raise SpecError.single(where, f"the global batch size {batch} of the {size} stage does not divide among "
                                f"{world} processes", hint=f"use a multiple of {world}")
-    group = min(group, batch // world)
-    if (batch // world) % group:
+    local, processes = batch // world, f" on each of {world} processes" if world > 1 else ""
+    group = min(group, local)
+    if local % group:
         raise SpecError.single(
             where, f"batch size {batch} of the {size} stage cannot be split into minibatch_stddev groups of {group}"
-            + (f" on each of {world} processes" if world > 1 else ""), hint=f"use a multiple of {group * world}")
+            + processes, hint=f"use a multiple of {group * world}")
+    if stage.accumulate == 1:
+        return
+    where = training.locations.get("accumulate", Location(training.source, ("accumulate",)))
+    if not LOSSES[training.loss["type"]].per_sample:
+        raise SpecError.single(where, f"the {training.loss['type']} loss compares each sample with the mean of the "
+                               "whole batch, so its batch cannot be computed in micro-batches",
+                               hint="use accumulate 1 with this loss, or a loss such as wgan-gp, hinge or logistic")
+    groups = local // group
+    if groups % stage.accumulate:
+        raise SpecError.single(
+            where, f"accumulate {stage.accumulate} of the {size} stage cannot split its batch of {local}{processes} "
+            f"into equal micro-batches of whole minibatch_stddev groups of {group}",
+            hint=f"use a divisor of {groups}" + (f" (micro-batches of {group} images or a multiple)" if group > 1 else ""))
 
 
-def _periods(training: TrainingConfig, count: int, images_per_stage: int | None) -> tuple[Period, ...]:
-    """Stage 0 stable, then for every later stage a fade-in and a stable period. `images_per_stage`, when
-    given (from --kimg or --num_epochs), replaces the file's numbers: each stage then shows that many
-    images, the first half fading in. The first stage never fades: there is nothing to fade from."""
+def _periods(training: TrainingConfig, count: int, images_per_stage: int | None, start: int = 0) -> tuple[Period, ...]:
+    """Stage `start` (0, or a later one when fine-tuning a trained network from there) stable, then for
+    every later stage a fade-in and a stable period. `images_per_stage`, when given (from --kimg or
+    --num_epochs), replaces the file's numbers: each stage then shows that many images, the first half
+    fading in. The first stage trained never fades: there is nothing to fade from."""
     if images_per_stage is None:
         fade = [round(k * 1000) for k in training.per_stage("fade_kimg", count)]
         stable = [round(k * 1000) for k in training.per_stage("stable_kimg", count)]
     else:
         fade = [images_per_stage // 2] * count
         stable = [images_per_stage - images_per_stage // 2] * count
-        stable[0] = images_per_stage
-    fade[0] = 0
+        stable[start] = images_per_stage
+    fade[start] = 0
     periods: list[Period] = []
-    for stage in range(count):
+    for stage in range(start, count):
         for fading, images in ((True, fade[stage]), (False, stable[stage])):
             if images > 0:
                 periods.append(Period(len(periods), stage, fading, periods[-1].end if periods else 0, images))
@@ -128,14 +159,21 @@ class RunPlan:
     periods: tuple[Period, ...]
     batch_group: int  # the discriminator's minibatch-stddev group: each process's rows keep groups whole
     world_size: int
+    real_batches_per_step: int = 1  # n_critic: each discriminator step draws a real batch
 
     @classmethod
     def build(cls, generator: NetworkSpec, discriminator: NetworkSpec, training: TrainingConfig, *,
-              world_size: int = 1, images_per_stage: int | None = None) -> RunPlan:
-        """Check the files against each other and lay out the schedule; SpecError or SetupError otherwise."""
+              world_size: int = 1, images_per_stage: int | None = None, start_resolution: int | None = None) -> RunPlan:
+        """Check the files against each other and lay out the schedule, from the first stage or from the
+        one at `start_resolution` (fine-tuning); SpecError or SetupError otherwise."""
         stages = check_fit(generator, discriminator, training, world_size)
-        periods = _periods(training, len(stages), images_per_stage)
-        return cls(stages, periods, batch_group(discriminator), world_size)
+        resolutions = [stage.resolution for stage in stages]
+        if start_resolution is not None and start_resolution not in resolutions:
+            raise SetupError(f"start stage {start_resolution}: the networks have no such stage; give one of "
+                             f"{', '.join(map(str, resolutions))}")
+        start = 0 if start_resolution is None else resolutions.index(start_resolution)
+        periods = _periods(training, len(stages), images_per_stage, start)
+        return cls(stages, periods, batch_group(discriminator), world_size, training.n_critic)
 
     @property
     def resolutions(self) -> list[int]:
@@ -174,3 +212,25 @@ class RunPlan:
         """'16×16 fade' or '16×16 stable', as the progress bar and logs say it."""
         size = self.stage(position).resolution
         return f"{size}×{size} {'fade' if position.period.fading else 'stable'}"
+
+    def steps(self) -> list[int]:
+        """Training steps per period: a step belongs to the period its first image falls in, and shows
+        batch × n_critic real images."""
+        shown, counts = 0, []
+        for period in self.periods:
+            per_step = self.stages[period.stage].batch_size * self.real_batches_per_step
+            count = max(0, math.ceil((period.end - shown) / per_step))
+            counts.append(count)
+            shown += count * per_step
+        return counts
+
+    def table(self) -> str:
+        """The schedule as `--dry-run` prints it: one row per period with its stage's settings."""
+        rows = [("period", "images", "steps", "batch", "accumulate", "G lr", "D lr")]
+        for period, steps in zip(self.periods, self.steps()):
+            stage = self.stages[period.stage]
+            rows.append((self.describe(Position(period, 0.0)), f"{period.images:,}", f"{steps:,}", str(stage.batch_size),
+                         str(stage.accumulate), f"{stage.g_lr:g}", f"{stage.d_lr:g}"))
+        rows.append(("total", f"{self.total_images:,}", f"{sum(self.steps()):,}", "", "", "", ""))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)

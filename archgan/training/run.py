@@ -30,6 +30,7 @@ class RunSettings:
     max_images: int | None = None
     stage_kimg: float | None = None  # --kimg: thousands of images per stage, replacing the file's schedule
     stage_epochs: float | None = None  # --num_epochs: epochs of the dataset per stage
+    start_resolution: int | None = None  # --start_stage: the schedule starts there (fine-tuning trained weights)
     feedback_factor: float = 4.0
     checkpoint_factor: float = 5.0
     data_percentage: float = 100.0

@@ -4,20 +4,43 @@ where the schedule stands, and the loop, the benchmarks and users all call that.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from ..losses.objectives import Loss, LossContext
-from .plan import Position, StageSettings
+from .plan import Position, StageSettings, split_rows
 from .state import TrainState
 
 if TYPE_CHECKING:
     from .phases import Phase
 
 Terms = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class MicroBatch:
+    """One of the micro-batches a step's batch is computed in (the whole batch without accumulation)."""
+
+    share: float  # its fraction of this process's batch: its loss is scaled by it, so gradients sum to the whole's
+    index: torch.Tensor | None  # its rows of this process's batch (None: all of them)
+    loss_context: LossContext  # draws the loss's random numbers for these rows
+    last: bool
+
+    def take(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch if self.index is None else batch[self.index.to(batch.device)]
+
+    def scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss if self.share == 1 else loss * self.share
+
+
+def accumulated(parts: list[tuple[MicroBatch, Terms]]) -> Terms:
+    """The terms of the whole batch from those of its micro-batches (each a mean over its rows)."""
+    if len(parts) == 1:
+        return parts[0][1]
+    return {name: sum(micro.share * terms[name].detach() for micro, terms in parts) for name in parts[0][1]}
 
 
 @dataclass
@@ -34,6 +57,7 @@ class StepContext:
     generator: nn.Module
     discriminator: nn.Module
     rows: torch.Tensor | None = None  # this process's rows of the global batch (None: one process)
+    batch_group: int = 1  # the discriminator's minibatch-stddev group, kept whole in every micro-batch
     amp: bool = False
     channels_last: bool = False
     real: torch.Tensor | None = None  # the last real batch drawn; regularizers reuse it
@@ -56,6 +80,30 @@ class StepContext:
         state = self.state
         z = torch.randn(self.stage.batch_size, state.generator.latent_size, device=state.device, generator=state.noise)
         return z if self.rows is None else z[self.rows.to(z.device)]
+
+    def micro_batches(self) -> Iterator[MicroBatch]:
+        """This process's batch in the stage's `accumulate` micro-batches of whole minibatch-stddev groups.
+        Each draws the loss's random numbers (penalty mixing, label noise) from the same generator state for
+        the global batch and keeps its rows, so together they draw what the whole batch would."""
+        parts = self.stage.accumulate
+        if parts == 1:
+            yield MicroBatch(1.0, None, self.loss_context, True)
+            return
+        count = self.stage.batch_size if self.rows is None else len(self.rows)
+        noise = self.state.noise.get_state()
+        for part in range(parts):
+            index = torch.tensor(split_rows(count, self.batch_group, parts, part))
+            rows = index if self.rows is None else self.rows[index]
+            self.state.noise.set_state(noise)
+            yield MicroBatch(len(index) / count, index, replace(self.loss_context, rows=rows), part == parts - 1)
+
+    @staticmethod
+    def backward(loss: torch.Tensor, network: nn.Module, micro: MicroBatch) -> None:
+        """The micro-batch's share of the gradient; with several processes, DDP averages the gradients
+        across them once, after the last micro-batch."""
+        sync = contextlib.nullcontext() if micro.last or not hasattr(network, "no_sync") else network.no_sync()
+        with sync:
+            micro.scaled(loss).backward()
 
     def critic(self, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
         """D at this step's depth and alpha, scores in float32: the trained (wrapped) one, or the state's own."""

@@ -26,6 +26,7 @@ from ..losses import build_loss
 from ..losses.objectives import LossContext
 from ..metrics import METRICS
 from ..networks import Discriminator, Generator
+from ..networks.weights import LoadReport
 from .checkpoint import read_checkpoint
 from .distributed import Distribution, any_rank, barrier, check_in_sync, mean_over_ranks, shard_rows, wrap
 from .ema import make_ema
@@ -46,8 +47,10 @@ class Trainer:
         self.settings, self.distribution = settings, distribution
         config = settings.training
         specs = (settings.generator, settings.discriminator, config)
+        start = settings.start_resolution
         if settings.stage_epochs is None:  # all but the data is known: every check runs before any decoding
-            RunPlan.build(*specs, world_size=distribution.world_size, images_per_stage=settings.images_per_stage())
+            RunPlan.build(*specs, world_size=distribution.world_size, images_per_stage=settings.images_per_stage(),
+                          start_resolution=start)
         else:
             check_fit(*specs, world_size=distribution.world_size)
         for name in config.metrics:
@@ -58,7 +61,7 @@ class Trainer:
         self.real_images, self.skipped_images = self._read_images()
         data = RealImages(self.real_images, self.device, settings.seed, config.mirror, settings.generator.fade_resample)
         self.plan = RunPlan.build(*specs, world_size=distribution.world_size,
-                                  images_per_stage=settings.images_per_stage(len(data)))
+                                  images_per_stage=settings.images_per_stage(len(data)), start_resolution=start)
         self.loss = build_loss(config.loss)
         self.phases = build_phases(config, self.loss)
         adam = AdamSettings(tuple(config.adam_betas), config.adam_eps, lazy_intervals(self.loss),
@@ -81,8 +84,8 @@ class Trainer:
         discriminator = Discriminator(settings.discriminator).to(self.device)
         if pretrained:
             for network, file in ((generator, settings.generator_file), (discriminator, settings.discriminator_file)):
-                if file:
-                    load_pretrained(network, file, strict=not settings.allow_partial)
+                report = load_pretrained(network, file, strict=not settings.allow_partial) if file else None
+                _warn_of_untrained_stages(network, report, settings.start_resolution)
         if settings.sync_bn and distribution.enabled:
             if self.device.type != "cuda":
                 raise SetupError("--sync_bn synchronises batch norm across GPUs; it needs CUDA devices")
@@ -123,7 +126,7 @@ class Trainer:
         context = StepContext(
             state=state, position=position, stage=stage, loss=self.loss,
             loss_context=LossContext(stage.resolution, self.plan.final_resolution, state.noise, rows, stage.batch_size),
-            generator=generator, discriminator=discriminator, rows=rows, amp=settings.amp,
+            generator=generator, discriminator=discriminator, rows=rows, batch_group=self.plan.batch_group, amp=settings.amp,
             channels_last=settings.channels_last,
         )
         terms = train_step(context, self.phases)
@@ -228,6 +231,17 @@ class LossMeter:
         values = dict(zip(names, mean_over_ranks(means, distribution).tolist()))
         self._sums, self._counts = {}, {}
         return values
+
+
+def _warn_of_untrained_stages(network: nn.Module, loaded: LoadReport | None, start: int | None) -> None:
+    """--start_stage skips the stages below it: say so where no pretrained weights give them."""
+    below = [size for size in network.spec.resolutions if start is not None and size < start]
+    untrained = [size for size in below if loaded is None or size not in loaded.resolutions]
+    if untrained:
+        role = network.spec.role
+        log.warning("--start_stage %d: the stages below %d×%d are not trained and no --%s_file gives them (%s): "
+                    "the %s starts there from its initial weights", start, start, start, role,
+                    ", ".join(f"{size}×{size}" for size in untrained), role)
 
 
 def _subset(images: np.ndarray, percentage: float) -> np.ndarray:
