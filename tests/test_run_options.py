@@ -118,9 +118,11 @@ def test_set_and_dry_run_on_the_command_line(capsys, tmp_path):
     assert not (tmp_path / "run").exists()
     assert main(["train", "--dry-run", "--set", "g_lr=fast"]) == 1
     assert "command line --set g_lr=fast" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit:
-        main(["train", "--dry-run", "--set", "g_lr"])
-    assert exit.value.code == 2 and "'g_lr' is not KEY=VALUE" in capsys.readouterr().err
+    for wrong, why in (("g_lr", "'g_lr' is not KEY=VALUE"), ("g_lr=NaN", "numbers must be finite"),
+                       ("fade_kimg=[0, .inf]", "numbers must be finite")):
+        with pytest.raises(SystemExit) as exit:
+            main(["train", "--dry-run", "--set", wrong])
+        assert exit.value.code == 2 and why in capsys.readouterr().err
 
 
 def test_steps_per_period_count_what_the_trainer_shows(image_folder, tmp_path):

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -78,7 +79,7 @@ def training_setting(text: str) -> tuple[str, Any, str]:
     if not equals or not key.strip():
         raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE (e.g. loss.gp_weight=5 or batch_size=[32,16])")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=lambda name: math.nan)
     except ValueError:
         import yaml
 
@@ -86,7 +87,20 @@ def training_setting(text: str) -> tuple[str, Any, str]:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise argparse.ArgumentTypeError(f"'{text}': the value {raw!r} is neither JSON nor YAML") from None
+    if not _finite(value):
+        raise argparse.ArgumentTypeError(f"'{text}': numbers must be finite")
     return key.strip(), value, text
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in a value (the schema's bounds would let them through)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
