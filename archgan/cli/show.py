@@ -43,8 +43,9 @@ def render_memory(generator: NetworkSpec, discriminator: NetworkSpec, name: str)
     training_file = architectures_dir() / name / "training.yaml"
     training = load_training_config(training_file if training_file.is_file() else None)
     estimate = estimate_memory(generator, discriminator, training)
-    lines = ["", f"training memory, estimated (float32, one process; {format_bytes(estimate.fixed_bytes)} of "
-             f"weights for G, D and G's average in every stage)",
+    heading = (f"training memory, estimated (float32, one process; {format_bytes(estimate.fixed_bytes)} of "
+               "weights for G, D and G's average in every stage)")
+    lines = ["", heading,
              f"  {'stage':<12}{'batch':>6}{'gradients+Adam':>16}{'activations':>14}{'total':>12}"]
     for stage in estimate.stages:
         lines.append(f"  {f'{stage.resolution}×{stage.resolution}':<12}{stage.batch_size:>6}"

@@ -9,9 +9,9 @@ has a non-linear activation (the activation's input), plus what its type's `inne
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
-from typing import Sequence
 
 from ..layers import BuildContext, Shape, layer_type
 from .model import LayerSpec, NetworkSpec
