@@ -35,7 +35,8 @@ setup(
         "pyyaml>=6",
         "jsonschema>=4.18",
         "safetensors>=0.4",
-        "pillow>=9.1",
+        "pillow>=10.1",  # Image.has_transparency_data
+        "pypng>=0.20220715",  # 16-bit colour PNGs, which Pillow reads as 8 bits by dropping the low byte
         "tqdm>=4.60",
         "tensorboard>=2.10",
         "matplotlib>=3.5",

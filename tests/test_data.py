@@ -1,7 +1,11 @@
 """Image folders, the uint8 cache, corrupt files, and the per-step real batches."""
 from __future__ import annotations
 
+import logging
+import os
+
 import numpy as np
+import png
 import pytest
 import torch
 import torch.nn.functional as F
@@ -36,6 +40,136 @@ def test_transparent_images_are_composited_on_white(tmp_path):
     (tmp_path / "alpha").mkdir()
     Image.new("RGBA", (8, 8), (255, 0, 0, 0)).save(tmp_path / "alpha" / "clear.png")
     assert load_image_folder(tmp_path / "alpha", 8, 3).images.min() == 255
+
+
+def _expected_8_bit(values: np.ndarray) -> np.ndarray:
+    return np.rint(values.astype(np.float64) * 255 / 65535).astype(np.uint8)
+
+
+def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    (tmp_path / "deep").mkdir()
+    gradient = np.linspace(0, 65535, 16 * 16).round().astype(np.uint16).reshape(16, 16)
+    Image.fromarray(gradient).save(tmp_path / "deep" / "gradient.png")  # mode I;16
+    with Image.open(tmp_path / "deep" / "gradient.png") as saved:
+        assert saved.mode == "I;16"
+    for channels in (1, 3):
+        cache = load_image_folder(tmp_path / "deep", 16, channels)
+        assert np.array_equal(cache.images[0], np.repeat(_expected_8_bit(gradient)[None], channels, axis=0))
+
+
+def test_16_bit_colour_pngs_are_scaled_and_their_alpha_composited_on_white(tmp_path):
+    (tmp_path / "deep").mkdir()
+    values = np.random.default_rng(0).integers(0, 65536, (8, 8, 3), dtype=np.uint16)
+    values[0, 0] = (65280, 32896, 257)  # where keeping the high byte (255, 128, 1) differs from scaling (254, 128, 1)
+    png.from_array(values.reshape(8, 24), "RGB;16").save(tmp_path / "deep" / "rgb.png")
+    assert np.array_equal(load_image_folder(tmp_path / "deep", 8, 3).images[0], _expected_8_bit(values).transpose(2, 0, 1))
+    (tmp_path / "deep" / "rgb.png").unlink()
+    rgba = np.zeros((8, 8, 4), dtype=np.uint16)
+    rgba[:4] = (0, 0, 0, 65535)  # opaque black above, fully transparent red below
+    rgba[4:] = (65535, 0, 0, 0)
+    png.from_array(rgba.reshape(8, 32), "RGBA;16").save(tmp_path / "deep" / "rgba.png")
+    image = load_image_folder(tmp_path / "deep", 8, 3).images[0]
+    assert image[:, :4].max() == 0 and image[:, 4:].min() == 255
+
+
+def test_32_bit_integer_and_float_images_are_scaled(tmp_path):
+    """Pillow reads images by their contents: a TIFF of 32-bit integers (read as 16-bit values) or floats
+    (in [0, 1]) behind an image suffix is decoded by the same rules."""
+    (tmp_path / "deep").mkdir()
+    integers = np.linspace(0, 70000, 64).round().astype(np.int32).reshape(8, 8)  # the top row past 65535: clipped
+    Image.fromarray(integers, mode="I").save(tmp_path / "deep" / "integers.png", format="TIFF")
+    floats = np.linspace(-0.5, 1.5, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(floats, mode="F").save(tmp_path / "deep" / "floats.png", format="TIFF")
+    cache = load_image_folder(tmp_path / "deep", 8, 1)
+    decoded = dict(zip(cache.files, cache.images[:, 0]))
+    assert np.array_equal(decoded["integers.png"], _expected_8_bit(np.clip(integers, 0, 65535)))
+    assert np.array_equal(decoded["floats.png"], np.rint(np.clip(floats.astype(np.float64), 0, 1) * 255))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "I;16"])
+def test_exif_orientation_is_applied(tmp_path, mode):
+    """Orientation 6 (a camera held upright, the picture stored sideways): shown rotated 90° clockwise."""
+    (tmp_path / "photos").mkdir()
+    stored = np.random.default_rng(1).integers(0, 256, (8, 16), dtype=np.uint8)  # 16 wide, 8 high as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = Image.fromarray(stored.astype(np.uint16) * 257) if mode == "I;16" else Image.fromarray(stored).convert("RGB")
+    image.save(tmp_path / "photos" / "portrait.png", exif=exif)
+    upright = np.rot90(stored, k=-1)  # 8 wide, 16 high
+    assert np.array_equal(load_image_folder(tmp_path / "photos", 8, 1).images[0, 0], upright[4:12])
+
+
+def test_palette_bilevel_greyscale_and_cmyk_images_are_converted(tmp_path):
+    folder = tmp_path / "modes"
+    folder.mkdir()
+    palette = Image.new("P", (4, 4))
+    palette.putpalette([0, 0, 0, 10, 200, 30])
+    palette.paste(1, (0, 0, 4, 4))
+    palette.save(folder / "palette.png")
+    Image.new("1", (4, 4), 1).save(folder / "bilevel.png")
+    Image.new("L", (4, 4), 77).save(folder / "grey.png")
+    Image.new("LA", (4, 4), (0, 0)).save(folder / "transparent-grey.png")
+    Image.new("CMYK", (4, 4), (255, 0, 0, 0)).save(folder / "cyan.jpg", quality=100)
+    cache = load_image_folder(folder, 4, 3)
+    colours = {name: tuple(int(c) for c in image[:, 1, 1]) for name, image in zip(cache.files, cache.images)}
+    assert colours["palette.png"] == (10, 200, 30) and colours["bilevel.png"] == (255, 255, 255)
+    assert colours["grey.png"] == (77, 77, 77) and colours["transparent-grey.png"] == (255, 255, 255)
+    assert np.allclose(colours["cyan.jpg"], (0, 255, 255), atol=3)
+
+
+def test_cache_of_older_decoding_rules_is_not_reused(image_folder, monkeypatch):
+    first = load_image_folder(image_folder, 16, 3)
+    monkeypatch.setattr(folder_module, "DECODING_RULES", folder_module.DECODING_RULES + 1)
+    assert load_image_folder(image_folder, 16, 3).path != first.path
+
+
+def test_links_that_loop_or_point_nowhere_are_reported_and_linked_folders_read_once(image_folder):
+    (image_folder / "loop").symlink_to(".")  # a folder that contains itself
+    (image_folder / "group0" / "up").symlink_to("..")
+    (image_folder / "again").symlink_to("group1")  # a second way to the same folder
+    (image_folder / "gone.png").symlink_to("missing.png")
+    (image_folder / "self.png").symlink_to("self.png")
+    (image_folder.parent / "elsewhere").mkdir()
+    Image.new("RGB", (16, 16)).save(image_folder.parent / "elsewhere" / "extra.png")
+    (image_folder / "linked").symlink_to(image_folder.parent / "elsewhere")  # followed
+    for _ in range(2):  # decoded, then from the cache: the folder's problems are reported both times
+        cache = load_image_folder(image_folder, 16, 3)
+        assert len(cache.images) == 41 and "linked/extra.png" in cache.files
+        assert dict(cache.skipped) == {
+            "loop": "symlink loop: leads back to '.', a folder that contains it",
+            "group0/up": "symlink loop: leads back to '.', a folder that contains it",
+            "again": "the same folder as 'group1', already read",
+            "gone.png": "broken link: its target 'missing.png' does not exist",
+            "self.png": "symlink loop: the link leads back to itself",
+        }
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_files_and_folders_are_reported(image_folder):
+    (image_folder / "group0" / "image000.png").chmod(0)
+    (image_folder / "group1").chmod(0)
+    try:
+        cache = load_image_folder(image_folder, 16, 3)
+    finally:
+        (image_folder / "group1").chmod(0o755)
+    assert dict(cache.skipped) == {"group0/image000.png": "PermissionError: Permission denied",
+                                   "group1": "cannot list this folder: Permission denied"}
+    assert len(cache.images) == 40 - 1 - 13
+
+
+def test_names_that_are_not_utf8_are_reported_printably(image_folder, capsys, caplog):
+    good, broken = os.fsdecode(b"caf\xe9.png"), os.fsdecode(b"broken-\xff.png")
+    Image.new("RGB", (16, 16)).save(image_folder / good, format="PNG")
+    (image_folder / broken).write_text("not an image")
+    with caplog.at_level(logging.INFO, logger="archgan.data.folder"):
+        cache = load_image_folder(image_folder, 32, 3)
+    assert len(cache.images) == 41 and good in cache.files
+    assert [name for name, _ in cache.skipped] == ["broken-\\xff.png"]
+    cache.skipped[0][1].encode("utf-8")  # the reason (Pillow's message names the file) is printable too
+    assert main(["prepare", str(image_folder)]) == 0
+    report = capsys.readouterr().out
+    assert f"{image_folder}/broken-\\xff.png: UnidentifiedImageError" in report
+    report.encode("utf-8")
 
 
 def test_cache_is_reused_and_keyed_by_contents(image_folder, monkeypatch):

@@ -31,7 +31,7 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.folder import load_image_folder
+    from ..data.folder import load_image_folder, printable
 
     generator = load_spec(args.generator_config or args.arch, "generator")
     top, channels = generator.resolutions[-1], generator.image_channels
@@ -39,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
         raise SetupError("--num_workers and --count must be at least 1")
     cache = load_image_folder(args.images_dir, top, channels, Path(args.cache_dir) if args.cache_dir else None,
                               args.num_workers)
-    print(f"{len(cache.images)} images at {top}×{top}, {channels} channel(s), for '{generator.name}': {cache.path}")
+    print(f"{len(cache.images)} images at {top}×{top}, {channels} channel(s), for '{generator.name}': {printable(cache.path)}")
     if cache.skipped:
         print(f"{len(cache.skipped)} file(s) skipped:")
         for name, why in cache.skipped:
-            print(f"  {Path(args.images_dir) / name}: {why}")
+            print(f"  {printable(Path(args.images_dir) / name)}: {why}")
     if args.grid:
         save_grid(cache.images, args.grid, args.resolution or top, args.count, args.seed)
         print(f"grid: {args.grid}")

@@ -1,12 +1,18 @@
 """`archgan show SPEC`: a table per stage (layer, activation, output shape, parameters), like
-Table 2 of the ProGAN paper, with totals; counted from the spec alone (no torch, no network built)."""
+Table 2 of the ProGAN paper, with totals; counted from the spec alone (no torch, no network built).
+For a built-in (both networks and its training file) also the memory training needs at each stage
+(archgan/training/memory.py says how it is estimated)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..resources import architectures_dir, builtin_architectures
 from ..spec import NetworkSpec
+from ..spec.memory import stage_activations
 from ..spec.summary import growing_head_parameters, summarize
+from ..training.config import load_training_config
+from ..training.memory import estimate_memory, format_bytes
 from .common import add_spec_arguments, load_specs
 
 
@@ -23,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     specs = load_specs(args.spec, args.role)
     for spec in specs:
         print(spec.to_json() if args.json else render(spec))
+    if not args.json and len(specs) == 2 and args.spec in builtin_architectures():
+        print(render_memory(specs[0], specs[1], args.spec))
     if args.plot:
         from ..spec.diagram import draw
 
@@ -30,8 +38,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def render_memory(generator: NetworkSpec, discriminator: NetworkSpec, name: str) -> str:
+    """Per stage: the batch of the built-in's training file and the memory one process needs to train it."""
+    training_file = architectures_dir() / name / "training.yaml"
+    training = load_training_config(training_file if training_file.is_file() else None)
+    estimate = estimate_memory(generator, discriminator, training)
+    heading = (f"training memory, estimated (float32, one process; {format_bytes(estimate.fixed_bytes)} of "
+               "weights for G, D and G's average in every stage)")
+    lines = ["", heading,
+             f"  {'stage':<12}{'batch':>6}{'gradients+Adam':>16}{'activations':>14}{'total':>12}"]
+    for stage in estimate.stages:
+        lines.append(f"  {f'{stage.resolution}×{stage.resolution}':<12}{stage.batch_size:>6}"
+                     f"{format_bytes(stage.optimizer_bytes):>16}{format_bytes(stage.activation_bytes):>14}"
+                     f"{format_bytes(stage.total_bytes):>12}")
+    return "\n".join(lines)
+
+
 def render(spec: NetworkSpec) -> str:
     stages = summarize(spec)
+    activations = {entry.resolution: entry.values for entry in stage_activations(spec)}
     first, last = spec.resolutions[0], spec.resolutions[-1]
     lines = [
         f"{spec.role} '{spec.name}' ({spec.source})",
@@ -47,6 +72,7 @@ def render(spec: NetworkSpec) -> str:
             name = f"({row.layer})" if row.head else row.layer
             lines.append(f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}")
         lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
+        lines.append(f"  values kept for the backward pass per image while this stage fades in: {activations[stage.resolution]:,}")
     total = sum(stage.parameters for stage in stages)
     growing_heads = growing_head_parameters(spec, stages)
     head = "to_rgb" if spec.role == "generator" else "from_rgb"

@@ -18,6 +18,13 @@ def _attention_input(shape: Shape, layer: str, options: Options) -> tuple[int, i
     return channels, height, width
 
 
+def _score_maps(queries: int, keys: int) -> int:
+    """The attention scores and their softmax, queries × keys each: what PyTorch's attention keeps for
+    the backward pass when it computes attention plainly (on the CPU, and for a penalty's double
+    backward; fused GPU kernels keep less)."""
+    return 2 * queries * keys
+
+
 # ------------------------------------------------------------------------------- self_attention
 
 
@@ -28,6 +35,15 @@ def _self_attention_shape(options: Options, shape: Shape, context: BuildContext)
     if options["pool"] and (height % 2 or width % 2):
         raise ShapeError(f"pool halves keys and values, which needs an even size, not {height}×{width}")
     return shape
+
+
+def _self_attention_inner_values(options: Options, shape: Shape, context: BuildContext) -> int:
+    """Query, key and value maps (keys and values pooled ×½ with `pool`), the score maps, the attended values."""
+    channels, height, width = shape
+    positions, keys = height * width, height * width // (4 if options["pool"] else 1)
+    key_channels, values = channels // options["squeeze_factor"], channels // options["value_squeeze_factor"]
+    maps = key_channels * (positions + keys) + values * (keys + positions)
+    return maps + _score_maps(positions, keys)
 
 
 def _self_attention_parameters(options: Options, shape: Shape, context: BuildContext) -> int:
@@ -57,6 +73,7 @@ register(
         build=deferred("archgan.layers.modules.attention:build_self_attention"),
         parameters=_self_attention_parameters,
         example={"type": "self_attention", "squeeze_factor": 8},
+        inner_values=_self_attention_inner_values,
     )
 )
 
@@ -71,6 +88,14 @@ def _full_attention_shape(options: Options, shape: Shape, context: BuildContext)
     if min(size) < 1:
         raise ShapeError(f"a {options['kernel']}×{options['kernel']} kernel does not fit a {height}×{width} input")
     return (options["channels"], size[0], size[1])
+
+
+def _full_attention_inner_values(options: Options, shape: Shape, context: BuildContext) -> int:
+    """Query and key maps, value, residual and attended maps (the output's size), the score maps."""
+    out_channels, height, width = _full_attention_shape(options, shape, context)
+    positions = height * width
+    squeezed = shape[0] // options["squeeze_factor"]
+    return (2 * squeezed + 3 * out_channels) * positions + _score_maps(positions, positions)
 
 
 def _full_attention_parameters(options: Options, shape: Shape, context: BuildContext) -> int:
@@ -111,5 +136,6 @@ register(
         example={"type": "full_attention", "channels": 256, "kernel": 4, "stride": 2, "padding": 1,
                  "transpose": True, "activation": {"type": "lrelu", "slope": 0.3}},
         label=_full_attention_label,
+        inner_values=_full_attention_inner_values,
     )
 )

@@ -64,6 +64,9 @@ class LayerType:
     label(options) -> the short text `archgan show` prints (e.g. 'conv 3×3').
     batch_group(options) -> the number of samples the layer reads together (minibatch stddev), which
         every batch and every process's share of it must keep whole; None for layers that read one sample.
+    inner_values(options, input_shape, context) -> values per sample the module keeps for the backward pass
+        besides its output and its activation's input (attention's score maps), for the memory estimate
+        of `archgan validate` and `show` (archgan/spec/memory.py); None for layers that keep nothing else.
     """
 
     name: str
@@ -76,6 +79,7 @@ class LayerType:
     example: Mapping[str, Any]
     label: Callable[[Options], str] = field(default=lambda options: options["type"])
     batch_group: Callable[[Options], int] | None = None
+    inner_values: Callable[[Options, Shape, BuildContext], int] | None = None
 
     def defaults(self) -> dict[str, Any]:
         return {name: option.default for name, option in self.options.items() if not option.required}

@@ -17,6 +17,9 @@ class LossType:
     make: Callable[[Mapping[str, Any]], Any]  # normalized entry -> a losses.objectives.Loss
     options: Mapping[str, Option] = field(default_factory=dict)
     per_sample: bool = True  # its terms are means of per-sample terms, so a batch may run in micro-batches
+    # normalized entry -> whether D's step differentiates a gradient (a penalty's double backward),
+    # which keeps about twice D's activations more: the memory estimate (training/memory.py) reads it
+    double_backward: Callable[[Mapping[str, Any]], bool] = lambda options: False
 
 
 _NUMBER = {"type": "number", "minimum": 0}
@@ -40,6 +43,7 @@ LOSSES: dict[str, LossType] = {
                     False,
                 ),
             },
+            double_backward=lambda options: options["gp_weight"] > 0,
         ),
         LossType("hinge", "Hinge loss (Lim & Ye 2017; SAGAN): D minimizes relu(1 − D(real)) + relu(1 + D(fake)), "
                  "G minimizes −D(fake).", deferred("archgan.losses.objectives:Hinge")),
@@ -66,6 +70,7 @@ LOSSES: dict[str, LossType] = {
                                       "discriminator step scaled by the interval (lazy regularization, StyleGAN2); "
                                       "1: in every discriminator step", 1),
             },
+            double_backward=lambda options: options["r1_gamma"] > 0,
         ),
     )
 }
