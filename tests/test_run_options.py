@@ -83,6 +83,10 @@ def test_accumulation_that_would_split_a_group_or_couple_the_batch_is_refused():
                       load_training_config(None, {"batch_size": 16, "accumulate": 2, "loss": "relativistic-hinge"}))
     plan = RunPlan.build(generator, discriminator, load_training_config(None, {"batch_size": 16, "accumulate": [1, 4]}))
     assert [stage.accumulate for stage in plan.stages] == [1, 4]
+    whole = RunPlan.build(generator, discriminator, load_training_config(None, {"batch_size": 16}))
+    # micro-batches of 4 keep a quarter of the activations of the batch of 16
+    assert plan.memory.stages[1].activation_bytes * 4 == whole.memory.stages[1].activation_bytes
+    assert plan.memory.stages[0] == whole.memory.stages[0]
 
 
 # ------------------------------------------------------------------------------ --set and --dry-run
@@ -111,7 +115,8 @@ def test_set_and_dry_run_on_the_command_line(capsys, tmp_path):
     assert '  loss: {"type": "logistic", "r1_gamma": 5, "r1_interval": 4}' in out and "  g_lr: 0.001" in out
     assert "generator: pggan-small" in out and "parameters" in out
     table = out[out.index("period"):].splitlines()
-    assert table[0].split() == ["period", "images", "steps", "batch", "accumulate", "G", "lr", "D", "lr"]
+    assert table[0].split() == ["period", "images", "steps", "batch", "accumulate", "G", "lr", "D", "lr", "memory"]
+    assert table[1].split()[-1] == "MiB"  # the memory estimate of the stage (tests/test_memory.py measures it)
     assert table[1].split()[:5] == ["4×4", "stable", "8,000", "500", "16"] and table[1].split()[5] == "2"
     assert table[2].split()[:4] == ["8×8", "fade", "1,000", "63"]  # 1,000 images in batches of 16: 63 steps
     assert table[-1].split()[:3] == ["total", "50,000", "3,125"]

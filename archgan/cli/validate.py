@@ -16,7 +16,7 @@ from ..interop import attn_gan
 from ..resources import architectures_dir, builtin_architectures
 from ..spec import NetworkSpec, load_spec
 from ..training.config import TrainingConfig, load_training_config
-from ..training.memory import check_memory, estimate_memory, format_bytes
+from ..training.memory import format_bytes
 from ..training.plan import RunPlan
 
 
@@ -44,11 +44,9 @@ def _describe(spec: NetworkSpec) -> str:
 
 
 def _check_plan(generator: NetworkSpec, discriminator: NetworkSpec, training: TrainingConfig) -> str:
-    plan = RunPlan.build(generator, discriminator, training)
-    memory = estimate_memory(generator, discriminator, training)
-    check_memory(memory, generator, discriminator, training)
+    plan = RunPlan.build(generator, discriminator, training)  # refuses what cannot be allocated, too
     batches = sorted({stage.batch_size for stage in plan.stages})
-    peak = max(memory.stages, key=lambda stage: stage.total_bytes)
+    peak = max(plan.memory.stages, key=lambda stage: stage.total_bytes)
     return (f"ok: {generator.source}, {discriminator.source} and {training.source}: fit together for training, "
             f"{plan.total_images:,} images in {len(plan.periods)} periods, batch {', '.join(map(str, batches))}; "
             f"memory about {format_bytes(peak.total_bytes)} at most ({peak.resolution}×{peak.resolution}, "

@@ -13,7 +13,8 @@ The estimate, in float32 (4 bytes a value; --amp's bf16 forward passes need less
     stage   = fixed + trained + max(D step, G step)
 
 with P the parameters of every stage, T those of the stages and heads that run at that depth while
-fading in (the optimizers hold state for nothing else), A the values one sample keeps there (archgan/spec/memory.py), B the stage's batch for one process. Not counted: the
+fading in (the optimizers hold state for nothing else), A the values one sample keeps there (archgan/spec/memory.py), B the images one process computes together (its share of
+the stage's batch, divided by `accumulate`). Not counted: the
 image cache (it moves to the GPU only when it fits), the framework's own workspace (cuDNN, the CUDA
 context, the allocator's rounding). tests/test_memory.py checks the estimate against measured peaks.
 """
@@ -40,7 +41,7 @@ LARGEST_TENSOR = 2**63 - 1
 @dataclass(frozen=True)
 class StageMemory:
     resolution: int
-    batch_size: int  # per process
+    batch_size: int  # images computed together: one process's share of the batch, or of a micro-batch
     optimizer_bytes: int  # gradients and Adam state of the parameters that run
     activation_bytes: int  # the larger of the D and G steps
     largest_tensor: int  # elements, batch included
@@ -67,9 +68,11 @@ def estimate_memory(generator: NetworkSpec, discriminator: NetworkSpec, training
     fixed = BYTES_PER_VALUE * (2 * g_parameters + d_parameters)
     penalty = LOSSES[training.loss["type"]].double_backward(training.loss)
     batches = training.per_stage("batch_size", len(generator.stages))
+    micro_batches = training.per_stage("accumulate", len(generator.stages))
     stages = []
-    for g, d, batch in zip(stage_activations(generator), stage_activations(discriminator), batches):
-        share = max(1, batch // world_size)
+    for g, d, batch, accumulate in zip(stage_activations(generator), stage_activations(discriminator), batches,
+                                       micro_batches):
+        share = max(1, batch // world_size // accumulate)
         d_step, g_step = (2 + 2 * penalty) * d.values, g.values + d.values
         activations = BYTES_PER_VALUE * share * max(d_step, g_step)
         trained = BYTES_PER_VALUE * 3 * (g.trained_parameters + d.trained_parameters)

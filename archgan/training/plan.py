@@ -14,6 +14,7 @@ from ..layers import layer_type
 from ..losses import LOSSES
 from ..spec import Location, NetworkSpec, SpecError
 from .config import TrainingConfig
+from .memory import MemoryEstimate, check_memory, estimate_memory, format_bytes
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class RunPlan:
     periods: tuple[Period, ...]
     batch_group: int  # the discriminator's minibatch-stddev group: each process's rows keep groups whole
     world_size: int
+    memory: MemoryEstimate  # per process and stage (training/memory.py)
     real_batches_per_step: int = 1  # n_critic: each discriminator step draws a real batch
 
     @classmethod
@@ -173,7 +175,9 @@ class RunPlan:
                              f"{', '.join(map(str, resolutions))}")
         start = 0 if start_resolution is None else resolutions.index(start_resolution)
         periods = _periods(training, len(stages), images_per_stage, start)
-        return cls(stages, periods, batch_group(discriminator), world_size, training.n_critic)
+        memory = estimate_memory(generator, discriminator, training, world_size)
+        check_memory(memory, generator, discriminator, training)
+        return cls(stages, periods, batch_group(discriminator), world_size, memory, training.n_critic)
 
     @property
     def resolutions(self) -> list[int]:
@@ -225,12 +229,14 @@ class RunPlan:
         return counts
 
     def table(self) -> str:
-        """The schedule as `--dry-run` prints it: one row per period with its stage's settings."""
-        rows = [("period", "images", "steps", "batch", "accumulate", "G lr", "D lr")]
+        """The schedule as `--dry-run` prints it: one row per period with its stage's settings and the
+        memory one process needs there (estimated: training/memory.py)."""
+        rows = [("period", "images", "steps", "batch", "accumulate", "G lr", "D lr", "memory")]
         for period, steps in zip(self.periods, self.steps()):
             stage = self.stages[period.stage]
+            memory = format_bytes(self.memory.stages[period.stage].total_bytes)
             rows.append((self.describe(Position(period, 0.0)), f"{period.images:,}", f"{steps:,}", str(stage.batch_size),
-                         str(stage.accumulate), f"{stage.g_lr:g}", f"{stage.d_lr:g}"))
-        rows.append(("total", f"{self.total_images:,}", f"{sum(self.steps()):,}", "", "", "", ""))
+                         str(stage.accumulate), f"{stage.g_lr:g}", f"{stage.d_lr:g}", memory))
+        rows.append(("total", f"{self.total_images:,}", f"{sum(self.steps()):,}", "", "", "", "", ""))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
