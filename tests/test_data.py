@@ -271,3 +271,12 @@ def test_stream_state_round_trip():
     again = _stream(mirror=True)
     again.load_state_dict(state)
     assert torch.equal(again.next(7, 8, 1.0), expected)
+
+
+def test_16_bit_tiff_files_are_training_images(tmp_path):
+    """TIFF, where most 16-bit and float images come from, is read like the other formats."""
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16)).save(folder / "white.tif")
+    cache = load_image_folder(folder, 4, 3)
+    assert cache.files == ["white.tif"] and (cache.images == 255).all()

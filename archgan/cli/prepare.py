@@ -17,7 +17,7 @@ from .common import HelpFormatter
 def register(commands) -> None:
     parser = commands.add_parser("prepare", help="decode an image folder into the training cache and report broken files",
                                  formatter_class=HelpFormatter)
-    parser.add_argument("images_dir", help="a folder of jpg/png/webp/bmp images, flat or nested")
+    parser.add_argument("images_dir", help="a folder of jpg/png/webp/bmp/tiff images, flat or nested")
     parser.add_argument("--arch", default="pggan-small",
                         help="built-in architecture whose top resolution and image channels the cache is for")
     parser.add_argument("--generator_config", help="a generator file to take resolution and channels from instead")

@@ -119,7 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     data = parser.add_argument_group("data")
     data.add_argument("--images_dir", default=str(bundled_emoji_dir()),
-                      help="folder of training images (jpg, png, webp, bmp; subfolders too) (default: the bundled emoji)")
+                      help="folder of training images (jpg, png, webp, bmp, tiff; subfolders too) (default: the bundled emoji)")
     data.add_argument("--data_percentage", type=float, default=100.0, help="percentage of the images to use")
     data.add_argument("--num_workers", type=int, default=4, help="threads decoding images into the cache")
     data.add_argument("--cache_dir", help="where decoded datasets are cached (default: ~/.cache/archgan/datasets)")

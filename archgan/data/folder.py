@@ -1,6 +1,6 @@
 """Image folders decoded once into a uint8 cache at the top resolution.
 
-A folder (flat or nested) of jpg/png/webp/bmp files is converted to the network's channels,
+A folder (flat or nested) of jpg/png/webp/bmp/tiff files is converted to the network's channels,
 center-cropped to a square and resized once; the result is kept as a .npy file keyed by the folder's
 contents, the resolution and the version of the decoding rules, so later runs start at once.
 
@@ -37,7 +37,7 @@ from PIL import Image, ImageOps
 
 from ..errors import DatasetError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 DECODING_RULES = 2
 """The version of the rules above, part of every cache key: a cache decoded by older rules (version 1
 clipped 16-bit images and ignored the EXIF orientation) is decoded again, never reused."""
