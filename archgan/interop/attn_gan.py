@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..layers.conv import conv_output_size
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
 from ..spec.model import RGB_KEY, Role, stage_key
-from ..spec.parse import ParsedFile, parse_text
+from ..spec.parse import ParsedFile, read_file
 
 if TYPE_CHECKING:  # the weights conversion works on tensors it is given; reading a .conf needs no torch
     import torch
@@ -280,5 +280,5 @@ def convert_state_dict(their: Mapping[str, torch.Tensor], converted: Converted) 
 
 def read_conf(path: str | Path, role: Role | None = None) -> Converted:
     """Parse and convert a .conf file."""
-    return convert(parse_text(Path(path).read_text(encoding="utf-8"), str(path), "yaml"), role)
+    return convert(read_file(path), role)
 

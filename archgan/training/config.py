@@ -20,7 +20,7 @@ from ..metrics import METRICS
 from ..options import Option, options_schema, with_defaults
 from ..resources import architectures_dir, builtin_architectures
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
-from ..spec.parse import parse_text
+from ..spec.parse import parse_text, read_file
 from ..spec.schema import DRAFT
 from ..spec.validate import schema_problems
 
@@ -159,7 +159,7 @@ def load_training_config(
     name = "<defaults>"
     if source is not None:
         path = _resolve(source)
-        parsed = parse_text(path.read_text(encoding="utf-8"), str(path), "json" if path.suffix == ".json" else "yaml")
+        parsed = read_file(path)
         if not isinstance(parsed.data, dict):
             raise SpecError.single(Location(str(path), (), 1), "the top level must be a mapping of keys",
                                    found=type(parsed.data).__name__)
@@ -193,7 +193,7 @@ def training_config_from_json(text: str, source: str = "<checkpoint>") -> Traini
 
 def _resolve(source: str | os.PathLike[str]) -> Path:
     path = Path(source)
-    if path.is_file():
+    if path.exists():  # read_file refuses folders, FIFOs and devices
         return path
     if str(source) in builtin_architectures() and (architectures_dir() / str(source) / "training.yaml").is_file():
         return architectures_dir() / str(source) / "training.yaml"
