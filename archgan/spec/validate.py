@@ -80,7 +80,7 @@ def describe(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
         item = describe(schema["items"], root).removeprefix("an ").removeprefix("a ")
         noun, _, rest = item.partition(" ")
         text = f"a list of {count}{noun}s" + (f" {rest}" if rest else "")
-    return " ".join([text, *bounds])
+    return " ".join([text, " and ".join(bounds)]) if bounds else text
 
 
 def _enum_values(schema: Mapping[str, Any], root: Mapping[str, Any]) -> list[str]:
