@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..spec import NetworkSpec
 from ..spec.summary import growing_head_parameters, summarize
-from .common import add_spec_arguments, load_specs
+from .common import add_spec_arguments, load_specs, output_file
 
 
 def register(commands) -> None:
@@ -20,6 +20,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:
+        output_file(args.plot, "--plot")
     specs = load_specs(args.spec, args.role)
     for spec in specs:
         print(spec.to_json() if args.json else render(spec))
