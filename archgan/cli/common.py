@@ -118,6 +118,14 @@ def output_file(path: Path, flag: str, inputs: Sequence[str | os.PathLike[str]] 
     return path
 
 
+def check_not_files(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Folder flags, before anything is written: none may name an existing file."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value and Path(value).exists() and not Path(value).is_dir():
+            raise SetupError(f"--{name} {value}: this is a file, not a folder; name a folder to write into")
+
+
 def output_folder(path: Path, flag: str) -> Path:
     """A folder about to be written into, created if needed; a file of that name is an error."""
     try:

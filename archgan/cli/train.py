@@ -21,7 +21,7 @@ from ..spec.errors import did_you_mean
 from ..training.config import load_training_config
 from ..training.run import RunSettings, resume_checkpoint
 from ..training.speed import SPEED_OPTIONS
-from .common import HelpFormatter, check_at_most, finite_float, resolve_device, seed
+from .common import HelpFormatter, check_at_most, check_not_files, finite_float, resolve_device, seed
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -138,6 +138,7 @@ def _check_positive(args: argparse.Namespace) -> None:
             allowed = "in (0, 100]" if name == "data_percentage" else "at least 1" if name == "num_workers" else "above 0"
             raise SetupError(f"--{name} {value}: must be {allowed}")
     check_at_most(args)
+    check_not_files(args, ("run_dir", "sample_dir", "model_dir", "cache_dir"))
 
 
 def speed_options(args: argparse.Namespace, device: str) -> dict[str, bool]:
