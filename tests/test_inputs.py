@@ -290,3 +290,13 @@ def test_a_closed_pipe_ends_quietly():
     process.stdout.close()
     _, error = process.communicate(timeout=120)
     assert process.returncode == 1 and error == ""
+
+
+def test_numbers_of_other_commands_are_checked(tmp_path, capsys):
+    assert main(["prepare", str(tmp_path), "--resolution", "0"]) == 1  # once a ZeroDivisionError
+    assert "--resolution must be at least 1" in capsys.readouterr().err
+    assert main(["generate", "--generator_config", "pggan-small", "--num", str(10**7), "--out", str(tmp_path)]) == 1
+    assert "--num 10000000: must be at most 1,000,000" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["generate", "--generator_config", "pggan-small", "--alpha", "nan"])
+    assert "'nan' is not a finite number" in capsys.readouterr().err

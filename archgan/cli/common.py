@@ -89,7 +89,7 @@ seed = bounded_int(0, MAX_SEED)
 MAX_FLAG_VALUE = {
     "num_workers": 256, "latent_size": MAX_WIDTH, "max_images": 2**53, "kimg": MAX_KIMG, "num_epochs": 10**6,
     "feedback_factor": 10**6, "checkpoint_factor": 10**6, "num": 10**6, "batch_size": MAX_COUNT, "frames": 10**4,
-    "interpolate": 10**4, "depth": MAX_SIZE, "resolution": MAX_SIZE,
+    "interpolate": 10**4, "depth": MAX_SIZE, "resolution": MAX_SIZE, "count": 10**6,
 }
 """Upper bounds of numeric flags: beyond them a run or a command would never end or exhaust memory."""
 
