@@ -46,9 +46,9 @@ setup(
     extras_require={
         "export": ["onnx", "onnxscript"],
         # attn-gan-pytorch (with easydict, which it imports but does not declare): the numerical
-        # equivalence tests against FAGAN's own package; onnxruntime checks ONNX exports
+        # equivalence tests against FAGAN's own package; onnxruntime checks ONNX exports; hypothesis: tests/test_fuzz.py
         "test": ["pytest>=7", "pytest-xdist>=3", "attn-gan-pytorch", "easydict", "onnx", "onnxscript", "onnxruntime",
-                 "scipy"],
+                 "scipy", "hypothesis>=6"],
     },
     entry_points={"console_scripts": ["archgan=archgan.cli:main"]},
 )

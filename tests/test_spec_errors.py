@@ -43,7 +43,7 @@ def test_misspelled_key(write):
 def test_wrong_value_type(write):
     path = write(GENERATOR_HEAD + "      - {type: conv, channels: 8, kernel: '3'}\n")
     message = error_of(path)
-    assert f"{path}:7: at $.stages[0].layers[1].kernel: expected an integer ≥ 1, found string" in message
+    assert f"{path}:7: at $.stages[0].layers[1].kernel: expected an integer ≥ 1 and ≤ 8192, found string" in message
     assert "found:   '3'" in message
 
 

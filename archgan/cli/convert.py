@@ -14,6 +14,7 @@ from ..interop import attn_gan
 from ..resources import schemas_dir
 from ..spec import load_spec
 from ..spec.model import RGB_KEY
+from .common import output_file
 
 
 def register(commands) -> None:
@@ -22,6 +23,7 @@ def register(commands) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, help="the file to write (.yaml, .yml or .json)")
     parser.add_argument("--role", choices=("generator", "discriminator"),
                         help="which network the .conf describes (default: from its name or its last layer)")
+    parser.add_argument("--force", action="store_true", help="overwrite the output file when it exists")
     parser.set_defaults(run=run)
 
 
@@ -51,6 +53,7 @@ def to_yaml(document: dict[str, Any], header: str, schema: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_file(args.out, "-o", inputs=[args.config], force=args.force)
     converted = attn_gan.read_conf(args.config, args.role)
     document = converted.parsed.data
     header = f"converted from {Path(args.config).name} (attn_gan_pytorch) by `archgan convert`"

@@ -14,6 +14,7 @@ from ..resources import checkout_docs_dir
 from ..spec.schema import network_schema
 from ..spec.validate import describe
 from ..training.config import TRAINING_OPTIONS, training_schema
+from .common import output_file
 from .convert import _flow
 
 FAMILIES = {
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             raise SetupError("archgan is installed, not run from a source checkout: give the file to write, "
                              "e.g. archgan docs --out layers.md")
         out = docs / "layers.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_file(out, "--out")
     out.write_text(layer_reference(), encoding="utf-8")
     print(f"wrote {out}")
     return 0

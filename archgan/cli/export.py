@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import HelpFormatter
+from .common import HelpFormatter, output_file
 from .generate import add_model_arguments, resolve_generator
 
 
@@ -20,6 +20,7 @@ def register(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..networks.export import export_generator
 
+    output_file(args.out, "--out")
     generator, depth, alpha = resolve_generator(args, "cpu")
     path = export_generator(generator, args.out, args.format, depth, alpha)
     size = generator.resolution(depth)

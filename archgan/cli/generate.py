@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SetupError
-from .common import HelpFormatter, resolve_device
+from .common import (
+    HelpFormatter,
+    check_at_most,
+    finite_float,
+    output_folder,
+    resolve_device,
+    seed,
+)
 
 if TYPE_CHECKING:
     from ..networks import Generator
@@ -29,7 +36,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     which = stage.add_mutually_exclusive_group()
     which.add_argument("--depth", type=int, help="number of stages to run (default: where the run stands, or all)")
     which.add_argument("--resolution", type=int, help="image size; the stage with this resolution")
-    stage.add_argument("--alpha", type=float, help="fade-in of the newest stage, 0..1 (default: where the run stands, or 1)")
+    stage.add_argument("--alpha", type=finite_float, help="fade-in of the newest stage, 0..1 (default: where the run stands, or 1)")
 
 
 def resolve_generator(args: argparse.Namespace, device: str) -> tuple[Generator, int, float]:
@@ -76,7 +83,7 @@ def register(commands) -> None:
     out.add_argument("--interpolate", type=int, metavar="K",
                      help="a walk through K random latents (and back to the first): frames and an animated GIF")
     out.add_argument("--frames", type=int, default=24, help="frames between two latents of the walk")
-    out.add_argument("--seed", type=int, default=0, help="seed of the latents")
+    out.add_argument("--seed", type=seed, default=0, help="seed of the latents")
     out.add_argument("--batch_size", type=int, default=64, help="images per forward pass")
     out.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: a GPU when there is one)")
     parser.set_defaults(run=run)
@@ -94,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
             raise SetupError(f"--{name} {getattr(args, name)}: must be at least 1")
     if args.interpolate is not None and args.interpolate < 2:
         raise SetupError(f"--interpolate {args.interpolate}: a walk needs at least 2 latents")
+    check_at_most(args)
+    output_folder(args.out, "--out")
     device = resolve_device(args.device)
     generator, depth, alpha = resolve_generator(args, device)
-    args.out.mkdir(parents=True, exist_ok=True)
     generator_seed = torch.Generator().manual_seed(args.seed)
     size = generator.resolution(depth)
     if args.interpolate:

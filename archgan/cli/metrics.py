@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import SetupError
 from ..metrics import METRICS, parse_metric_names
-from .common import HelpFormatter, resolve_device
+from .common import HelpFormatter, check_at_most, resolve_device, seed
 
 
 def register(commands) -> None:
@@ -22,7 +22,7 @@ def register(commands) -> None:
     parser.add_argument("--resolution", type=int, help="stage to measure (default: the one the run reached)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True, help="the averaged generator")
     parser.add_argument("--inception_weights", help="Inception-v3 weights for fid (or ARCHGAN_INCEPTION_WEIGHTS)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the latents, the real subset and the SWD draws")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the latents, the real subset and the SWD draws")
     parser.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: a GPU when there is one)")
     parser.set_defaults(run=run)
 
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     names = parse_metric_names(args.metrics)
     if args.num < 2:
         raise SetupError(f"--num {args.num}: must be at least 2")
+    check_at_most(args)
     device = resolve_device(args.device)
     loaded = load_run(args.checkpoint, device)
     generator = loaded.generator_ema if args.ema and loaded.generator_ema is not None else loaded.generator

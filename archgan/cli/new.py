@@ -11,6 +11,7 @@ from ..resources import architectures_dir, builtin_architectures, schemas_dir
 from ..spec import load_spec
 from ..spec.errors import did_you_mean
 from ..errors import SetupError
+from .common import output_folder
 
 FILES = ("generator.yaml", "discriminator.yaml", "training.yaml")
 
@@ -29,7 +30,7 @@ def copy_architecture(source: str, target: Path, force: bool = False) -> list[Pa
         hint = did_you_mean(source, builtin_architectures())
         raise SetupError(f"--from {source}: no such built-in; choose one of {', '.join(builtin_architectures())}"
                          + (f" ({hint})" if hint else ""))
-    target.mkdir(parents=True, exist_ok=True)
+    output_folder(target, "NAME")
     written = []
     for name in FILES:
         origin, copy = architectures_dir() / source / name, target / name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import SetupError
 from ..spec import load_spec
-from .common import HelpFormatter
+from .common import HelpFormatter, check_at_most, output_file, seed
 
 
 def register(commands) -> None:
@@ -26,7 +26,7 @@ def register(commands) -> None:
     parser.add_argument("--grid", help="also save a PNG grid of images from the cache, as the trainer sees them")
     parser.add_argument("--resolution", type=int, help="resolution of the --grid images (default: the cache's)")
     parser.add_argument("--count", type=int, default=64, help="images in the --grid")
-    parser.add_argument("--seed", type=int, default=0, help="which images go into the --grid")
+    parser.add_argument("--seed", type=seed, default=0, help="which images go into the --grid")
     parser.set_defaults(run=run)
 
 
@@ -35,8 +35,11 @@ def run(args: argparse.Namespace) -> int:
 
     generator = load_spec(args.generator_config or args.arch, "generator")
     top, channels = generator.resolutions[-1], generator.image_channels
-    if args.num_workers < 1 or args.count < 1:
-        raise SetupError("--num_workers and --count must be at least 1")
+    if args.num_workers < 1 or args.count < 1 or (args.resolution is not None and args.resolution < 1):
+        raise SetupError("--num_workers, --count and --resolution must be at least 1")
+    check_at_most(args)
+    if args.grid:
+        output_file(Path(args.grid), "--grid")
     cache = load_image_folder(args.images_dir, top, channels, Path(args.cache_dir) if args.cache_dir else None,
                               args.num_workers)
     print(f"{len(cache.images)} images at {top}×{top}, {channels} channel(s), for '{generator.name}': {printable(cache.path)}")

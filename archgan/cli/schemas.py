@@ -9,6 +9,7 @@ from typing import Any
 from ..resources import schemas_dir
 from ..spec.schema import network_schema
 from ..training.config import training_schema
+from .common import output_folder
 
 
 def schema_documents() -> dict[str, dict[str, Any]]:
@@ -37,7 +38,7 @@ def register(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     folder = args.out or schemas_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    output_folder(folder, "--out")
     for path in write_schemas(folder):
         print(f"wrote {path}")
     return 0

@@ -13,7 +13,7 @@ from ..spec.memory import stage_activations
 from ..spec.summary import growing_head_parameters, summarize
 from ..training.config import load_training_config
 from ..training.memory import estimate_memory, format_bytes
-from .common import add_spec_arguments, load_specs
+from .common import add_spec_arguments, load_specs, output_file
 
 
 def register(commands) -> None:
@@ -26,6 +26,8 @@ def register(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot:
+        output_file(args.plot, "--plot")
     specs = load_specs(args.spec, args.role)
     for spec in specs:
         print(spec.to_json() if args.json else render(spec))

@@ -23,7 +23,7 @@ from ..spec.errors import did_you_mean
 from ..training.config import load_training_config
 from ..training.run import RunSettings, resume_checkpoint
 from ..training.speed import SPEED_OPTIONS
-from .common import HelpFormatter, resolve_device
+from .common import HelpFormatter, check_at_most, check_not_files, finite_float, resolve_device, seed
 
 if TYPE_CHECKING:
     from ..training.trainer import Trainer
@@ -120,7 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--images_dir", default=str(bundled_emoji_dir()),
                       help="folder of training images (jpg, png, webp, bmp, tiff; subfolders too) (default: the bundled emoji)")
-    data.add_argument("--data_percentage", type=float, default=100.0, help="percentage of the images to use")
+    data.add_argument("--data_percentage", type=finite_float, default=100.0, help="percentage of the images to use")
     data.add_argument("--num_workers", type=int, default=4, help="threads decoding images into the cache")
     data.add_argument("--cache_dir", help="where decoded datasets are cached (default: ~/.cache/archgan/datasets)")
     data.add_argument("--inception_weights", help="Inception-v3 weights file for FID/KID when the training file "
@@ -131,8 +131,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument("--latent_size", type=int, help="checked against the generator spec (a mismatch is an error)")
     schedule.add_argument("--batch_size", type=per_stage_batch, help="images per step: one number, or one per stage "
                           "separated by commas (lowest resolution first)")
-    schedule.add_argument("--g_lr", type=float, help="generator learning rate")
-    schedule.add_argument("--d_lr", type=float, help="discriminator learning rate")
+    schedule.add_argument("--g_lr", type=finite_float, help="generator learning rate")
+    schedule.add_argument("--d_lr", type=finite_float, help="discriminator learning rate")
     schedule.add_argument("--set", action="append", type=training_setting, default=[], metavar="KEY=VALUE",
                           help="set any option of the training file, checked by its schema; nested keys with dots "
                           "(--set loss.gp_weight=5 --set fade_kimg=[0,300,300] --set ema_beta=0); repeatable")
@@ -140,18 +140,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="start the schedule at this stage (e.g. 32), stable, to fine-tune networks trained "
                           "that far (--generator_file/--discriminator_file); the stages below are not trained")
     length = schedule.add_mutually_exclusive_group()
-    length.add_argument("--num_epochs", type=float, help="epochs of the dataset per stage (half fading in)")
-    length.add_argument("--kimg", type=float, help="thousands of real images per stage (half fading in)")
+    length.add_argument("--num_epochs", type=finite_float, help="epochs of the dataset per stage (half fading in)")
+    length.add_argument("--kimg", type=finite_float, help="thousands of real images per stage (half fading in)")
 
     run = parser.add_argument_group("run")
     run.add_argument("--run_dir", help="folder for everything the run writes (default: runs/ARCH-DATE-TIME)")
     run.add_argument("--sample_dir", help="sample grids (default: RUN_DIR/samples)")
     run.add_argument("--model_dir", help="checkpoints (default: RUN_DIR/checkpoints)")
-    run.add_argument("--feedback_factor", type=float, default=4.0, help="sample grids per epoch of the dataset")
-    run.add_argument("--checkpoint_factor", type=float, default=5.0,
+    run.add_argument("--feedback_factor", type=finite_float, default=4.0, help="sample grids per epoch of the dataset")
+    run.add_argument("--checkpoint_factor", type=finite_float, default=5.0,
                      help="write a checkpoint every this many epochs (these are kept; so is the latest)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its newest checkpoint, exactly")
-    run.add_argument("--seed", type=int, default=0, help="random seed of the run")
+    run.add_argument("--seed", type=seed, default=0, help="random seed of the run")
     run.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (auto: a GPU when there is one)")
     run.add_argument("--max_images", type=int, help="stop once this many real images have been shown in total "
                      "(counting those before a resume)")
@@ -189,6 +189,8 @@ def _check_positive(args: argparse.Namespace) -> None:
         if value is not None and not ok(value):
             allowed = "in (0, 100]" if name == "data_percentage" else "at least 1" if name == "num_workers" else "above 0"
             raise SetupError(f"--{name} {value}: must be {allowed}")
+    check_at_most(args)
+    check_not_files(args, ("run_dir", "sample_dir", "model_dir", "cache_dir"))
 
 
 def speed_options(args: argparse.Namespace, device: str) -> dict[str, bool]:

@@ -9,12 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from ..errors import ArchganError
 from ..interop import attn_gan
 from ..resources import architectures_dir, builtin_architectures
 from ..spec import NetworkSpec, load_spec
+from ..spec.parse import read_file
 from ..training.config import TrainingConfig, load_training_config
 from ..training.memory import format_bytes
 from ..training.plan import RunPlan
@@ -28,13 +27,10 @@ def register(commands) -> None:
 
 def _is_training_file(path: Path) -> bool:
     """Training files have neither `network` nor `stages` (architecture files need one of them) and
-    are not attn_gan_pytorch .conf files."""
-    if attn_gan.is_conf(path):
-        return False
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False  # let the spec loader report it
+    are not attn_gan_pytorch .conf files. A file that cannot be read or parsed raises its SpecError."""
+    if attn_gan.is_conf(path) or not path.exists():
+        return False  # a missing file: the spec loader's message names the built-ins too
+    data = read_file(path).data
     return isinstance(data, dict) and bool(data) and "network" not in data and "stages" not in data
 
 

@@ -8,6 +8,7 @@ layers remembers the entry (and the part of it) it came from, which is the key m
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..layers.conv import conv_output_size
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
 from ..spec.model import RGB_KEY, Role, stage_key
-from ..spec.parse import ParsedFile, parse_text
+from ..spec.parse import MAX_INT_DIGITS, ParsedFile, read_file
 
 if TYPE_CHECKING:  # the weights conversion works on tensors it is given; reading a .conf needs no torch
     import torch
@@ -24,6 +25,15 @@ if TYPE_CHECKING:  # the weights conversion works on tensors it is given; readin
 LAYER_NAMES = ("conv", "conv_transpose", "self_attention", "full_attention", "ignore_attn_maps", "batch_norm", "dropout")
 _TUPLE = re.compile(r"^\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\)$")
 _LRELU = re.compile(r"^lrelu\(\s*([0-9.eE+-]+)\s*\)$")
+
+
+def _number(text: str) -> float | None:
+    """A finite number written in a string such as "lrelu(0.2)", else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 @dataclass
@@ -103,13 +113,43 @@ class _Converter:
                                    allowed=", ".join(sorted(entry)))
         return entry[key]
 
-    def _pair(self, index: int, entry: Mapping[str, Any], key: str, square: bool = True) -> tuple[int, int]:
+    def _int(self, index: int, entry: Mapping[str, Any], key: str) -> int:
+        """A positive integer, as attn_gan_pytorch's int(...) casts would need it (bools and text refused)."""
+        value = self._get(index, entry, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SpecError.single(self._where(index, key), f"`{key}` must be a whole number of at least 1",
+                                   found=repr(value), hint=f"e.g. `{key}: 8`")
+        return value
+
+    def _probability(self, index: int, entry: Mapping[str, Any], key: str) -> float:
+        value = self._get(index, entry, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise SpecError.single(self._where(index, key), f"`{key}` must be a probability", found=repr(value),
+                                   allowed="a number from 0 up to (not including) 1")
+        return float(value)
+
+    def _bool(self, index: int, entry: Mapping[str, Any], key: str, default: bool | None = None) -> bool:
+        """True or False as YAML writes them; a quoted "False" is text, which Python would read as true."""
+        value = entry.get(key, default) if default is not None else self._get(index, entry, key)
+        if not isinstance(value, bool):
+            quoted = isinstance(value, str) and value.strip().lower() in ("true", "false")
+            raise SpecError.single(self._where(index, key), f"`{key}` must be True or False", found=repr(value),
+                                   hint="write True or False without quotes" if quoted else f"e.g. `{key}: True`")
+        return value
+
+    def _pair(self, index: int, entry: Mapping[str, Any], key: str, minimum: int, square: bool = True) -> tuple[int, int]:
         value = self._get(index, entry, key)
         match = _TUPLE.match(str(value)) if isinstance(value, str) else None
         if match is None or match.group(2) is None:
             raise SpecError.single(self._where(index, key), f"`{key}` must be a pair written as \"(a, b)\"",
                                    found=repr(value))
+        if any(len(number.lstrip("-")) > MAX_INT_DIGITS for number in match.groups()):
+            raise SpecError.single(self._where(index, key), f"`{key}` holds a number too large for any layer",
+                                   found=value[:40])
         pair = int(match.group(1)), int(match.group(2))
+        if min(pair) < minimum:
+            raise SpecError.single(self._where(index, key), f"`{key}` must be at least {minimum}", found=value,
+                                   allowed=f"\"({max(minimum, 1)}, {max(minimum, 1)})\" or larger")
         if square and pair[0] != pair[1]:
             raise SpecError.single(self._where(index, key), f"archgan supports square {key} only", found=str(value))
         return pair
@@ -119,8 +159,9 @@ class _Converter:
         if text in ("relu", "tanh"):
             return {"type": text}
         match = _LRELU.match(text)
-        if match:
-            return {"type": "lrelu", "slope": float(match.group(1))}
+        slope = _number(match.group(1)) if match else None
+        if slope is not None:
+            return {"type": "lrelu", "slope": slope}
         raise SpecError.single(self._where(index, "activation"), "unknown activation", found=repr(value),
                                allowed="relu, tanh, lrelu(slope)", hint=did_you_mean(text, ["relu", "tanh"]))
 
@@ -150,16 +191,16 @@ class _Converter:
         getattr(self, f"_{name}")(index, {**entry, "name": name})
 
     def _conv(self, index: int, entry: Mapping[str, Any]) -> None:
-        in_channels, out_channels = self._pair(index, entry, "channels", square=False)
-        kernel, stride, padding = (self._pair(index, entry, key)[0] for key in ("kernel_dims", "stride", "padding"))
+        in_channels, out_channels = self._pair(index, entry, "channels", minimum=1, square=False)
+        kernel, stride, padding = self._kernel_stride_padding(index, entry)
         transposed = entry["name"] == "conv_transpose"
         self._chain(index, in_channels, out_channels)
         self.resizes.append((kernel, stride, padding, transposed))
         activation = self._activation(index, self._get(index, entry, "activation"))
-        batch_norm = bool(self._get(index, entry, "batch_norm"))
+        batch_norm = self._bool(index, entry, "batch_norm")
         layer = {"type": entry["name"], "channels": out_channels, "kernel": kernel, "stride": stride,
-                 "padding": padding, "bias": bool(self._get(index, entry, "bias")),
-                 "spectral_norm": bool(entry.get("spectral_norm", False)),
+                 "padding": padding, "bias": self._bool(index, entry, "bias"),
+                 "spectral_norm": self._bool(index, entry, "spectral_norm", default=False),
                  "activation": {"type": "linear"} if batch_norm else activation}
         self._add(layer, index, "conv")
         if batch_norm:  # attn_gan_pytorch orders a block conv → batch norm → activation
@@ -168,27 +209,31 @@ class _Converter:
 
     _conv_transpose = _conv
 
+    def _kernel_stride_padding(self, index: int, entry: Mapping[str, Any]) -> tuple[int, int, int]:
+        return (self._pair(index, entry, "kernel_dims", minimum=1)[0], self._pair(index, entry, "stride", minimum=1)[0],
+                self._pair(index, entry, "padding", minimum=0)[0])
+
     def _self_attention(self, index: int, entry: Mapping[str, Any]) -> None:
-        channels = int(self._get(index, entry, "channels"))
+        channels = self._int(index, entry, "channels")
         self._chain(index, channels, channels)
-        layer = {"type": "self_attention", "squeeze_factor": int(self._get(index, entry, "squeeze_factor")),
-                 "bias": bool(self._get(index, entry, "bias"))}
+        layer = {"type": "self_attention", "squeeze_factor": self._int(index, entry, "squeeze_factor"),
+                 "bias": self._bool(index, entry, "bias")}
         if entry.get("activation"):
             layer["activation"] = self._activation(index, entry["activation"])
         self._add(layer, index, "self_attention")
 
     def _full_attention(self, index: int, entry: Mapping[str, Any]) -> None:
-        in_channels, out_channels = self._pair(index, entry, "channels", square=False)
-        kernel, stride, padding = (self._pair(index, entry, key)[0] for key in ("kernel_dims", "stride", "padding"))
-        transposed = bool(self._get(index, entry, "transpose_conv"))
+        in_channels, out_channels = self._pair(index, entry, "channels", minimum=1, square=False)
+        kernel, stride, padding = self._kernel_stride_padding(index, entry)
+        transposed = self._bool(index, entry, "transpose_conv")
         self._chain(index, in_channels, out_channels)
         self.resizes.append((kernel, stride, padding, transposed))
         layer = {"type": "full_attention", "channels": out_channels, "kernel": kernel, "stride": stride,
                  "padding": padding, "transpose": transposed,
-                 "squeeze_factor": int(self._get(index, entry, "squeeze_factor")),
-                 "bias": bool(self._get(index, entry, "bias")),
-                 "spectral_norm": bool(self._get(index, entry, "use_spectral_norm")),
-                 "batchnorm": bool(self._get(index, entry, "use_batch_norm"))}
+                 "squeeze_factor": self._int(index, entry, "squeeze_factor"),
+                 "bias": self._bool(index, entry, "bias"),
+                 "spectral_norm": self._bool(index, entry, "use_spectral_norm"),
+                 "batchnorm": self._bool(index, entry, "use_batch_norm")}
         if entry.get("activation"):
             layer["activation"] = self._activation(index, entry["activation"])
         self._add(layer, index, "full_attention")
@@ -197,12 +242,12 @@ class _Converter:
         """Our attention layers return only their output: nothing to convert."""
 
     def _batch_norm(self, index: int, entry: Mapping[str, Any]) -> None:
-        channels = int(self._get(index, entry, "num_channels"))
+        channels = self._int(index, entry, "num_channels")
         self._chain(index, channels, channels)
         self._add({"type": "batchnorm"}, index, "batchnorm")
 
     def _dropout(self, index: int, entry: Mapping[str, Any]) -> None:
-        self._add({"type": "dropout", "p": float(self._get(index, entry, "drop_prob")), "spatial": True}, index, "dropout")
+        self._add({"type": "dropout", "p": self._probability(index, entry, "drop_prob"), "spatial": True}, index, "dropout")
 
     def output_size(self, size: int) -> int:
         for kernel, stride, padding, transposed in self.resizes:
@@ -280,5 +325,5 @@ def convert_state_dict(their: Mapping[str, torch.Tensor], converted: Converted) 
 
 def read_conf(path: str | Path, role: Role | None = None) -> Converted:
     """Parse and convert a .conf file."""
-    return convert(parse_text(Path(path).read_text(encoding="utf-8"), str(path), "yaml"), role)
+    return convert(read_file(path), role)
 

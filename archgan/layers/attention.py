@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from ..lazy import deferred
 from .activations import activation_option
-from .conv import NON_NEGATIVE_INT, POSITIVE_INT, conv_output_size, conv_parameters
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
+from .conv import conv_output_size, conv_parameters
+from .registry import (NON_NEGATIVE_SIZE, POSITIVE_SIZE, WIDTH, BuildContext, LayerType, Option, Options, Shape,
+                       ShapeError, feature_map, register)
 
 
 def _attention_input(shape: Shape, layer: str, options: Options) -> tuple[int, int, int]:
@@ -61,8 +62,8 @@ register(
         doc="Self-attention over all positions, added to the input through a gamma that starts at 0 "
         "(SAGAN; with value_squeeze_factor 2, pool, output_projection and spectral_norm: the BigGAN form).",
         options={
-            "squeeze_factor": Option(POSITIVE_INT, "query/key channels = input channels / this", 8),
-            "value_squeeze_factor": Option(POSITIVE_INT, "value channels = input channels / this (BigGAN: 2)", 1),
+            "squeeze_factor": Option(WIDTH, "query/key channels = input channels / this", 8),
+            "value_squeeze_factor": Option(WIDTH, "value channels = input channels / this (BigGAN: 2)", 1),
             "pool": Option({"type": "boolean"}, "max-pool keys and values 2×2 (BigGAN)", False),
             "output_projection": Option({"type": "boolean"}, "a 1×1 convolution from the values back to the input channels (BigGAN)", False),
             "bias": Option({"type": "boolean"}, "biases on the 1×1 convolutions", True),
@@ -119,12 +120,12 @@ register(
         doc="FAGAN's full-attention layer: k×k query/key/value convolutions (transposed to upsample) "
         "attending over all output positions, blended by a gamma from 0 with a residual convolution.",
         options={
-            "channels": Option(POSITIVE_INT, "output channels"),
-            "kernel": Option(POSITIVE_INT, "kernel size of all four convolutions", 1),
-            "stride": Option(POSITIVE_INT, "stride (the upsampling factor when transposed)", 1),
-            "padding": Option(NON_NEGATIVE_INT, "padding", 0),
+            "channels": Option(WIDTH, "output channels"),
+            "kernel": Option(POSITIVE_SIZE, "kernel size of all four convolutions", 1),
+            "stride": Option(POSITIVE_SIZE, "stride (the upsampling factor when transposed)", 1),
+            "padding": Option(NON_NEGATIVE_SIZE, "padding", 0),
             "transpose": Option({"type": "boolean"}, "use transposed convolutions", False),
-            "squeeze_factor": Option(POSITIVE_INT, "query/key channels = input channels / this", 8),
+            "squeeze_factor": Option(WIDTH, "query/key channels = input channels / this", 8),
             "bias": Option({"type": "boolean"}, "biases on the convolutions", True),
             "spectral_norm": Option({"type": "boolean"}, "spectral norm on the residual convolution", True),
             "batchnorm": Option({"type": "boolean"}, "batch norm on the residual path", True),

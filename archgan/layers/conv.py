@@ -10,12 +10,21 @@ import math
 
 from ..lazy import deferred
 from .activations import activation_option
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, register
+from .registry import (
+    NON_NEGATIVE_SIZE,
+    POSITIVE_SIZE,
+    WIDTH,
+    BuildContext,
+    LayerType,
+    Option,
+    Options,
+    Shape,
+    ShapeError,
+    feature_map,
+    register,
+)
 
 SQRT2 = math.sqrt(2.0)
-
-POSITIVE_INT = {"type": "integer", "minimum": 1}
-NON_NEGATIVE_INT = {"type": "integer", "minimum": 0}
 
 
 def _common_options(activation: str, gain: float) -> dict[str, Option]:
@@ -84,10 +93,10 @@ def _conv_label(options: Options) -> str:
 
 
 _KERNEL_STRIDE_PADDING = {
-    "kernel": Option(POSITIVE_INT, "kernel size (square)", 3),
-    "stride": Option(POSITIVE_INT, "stride", 1),
+    "kernel": Option(POSITIVE_SIZE, "kernel size (square)", 3),
+    "stride": Option(POSITIVE_SIZE, "stride", 1),
     "padding": Option(
-        {"anyOf": [NON_NEGATIVE_INT, {"const": "same"}]},
+        {"anyOf": [NON_NEGATIVE_SIZE, {"const": "same"}]},
         "zero padding on each side, or 'same' (kernel // 2, odd kernels only)",
         "same",
     ),
@@ -99,7 +108,7 @@ register(
         name="conv",
         family="conv",
         doc="2-D convolution; input channels come from the layer before.",
-        options={"channels": Option(POSITIVE_INT, "output channels")}
+        options={"channels": Option(WIDTH, "output channels")}
         | _KERNEL_STRIDE_PADDING
         | _common_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
@@ -115,7 +124,7 @@ register(
         name="to_rgb",
         family="rgb",
         doc="Generator output head of a stage: a convolution to the image channels (ProGAN: 1×1, gain 1, linear).",
-        options={"kernel": Option(POSITIVE_INT, "kernel size (square)", 1),
+        options={"kernel": Option(POSITIVE_SIZE, "kernel size (square)", 1),
                  "padding": _KERNEL_STRIDE_PADDING["padding"]}
         | _common_options(activation="linear", gain=1.0),
         output_shape=_conv_shape,
@@ -133,9 +142,9 @@ register(
         doc="Discriminator input head of a stage: a convolution from the image to `channels` feature maps. "
         "`channels` may be left out on every stage but the first: it is then the width the stage receives "
         "from the stage above it.",
-        options={"channels": Option({"anyOf": [POSITIVE_INT, {"type": "null"}]},
+        options={"channels": Option({"anyOf": [WIDTH, {"type": "null"}]},
                                     "output channels; null or left out: inferred (see above)", None),
-                 "kernel": Option(POSITIVE_INT, "kernel size (square)", 1),
+                 "kernel": Option(POSITIVE_SIZE, "kernel size (square)", 1),
                  "padding": _KERNEL_STRIDE_PADDING["padding"]}
         | _common_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
@@ -167,11 +176,11 @@ register(
         family="conv",
         doc="2-D transposed convolution (e.g. 4×4 from a 1×1 latent, or ×2 upsampling with stride 2).",
         options={
-            "channels": Option(POSITIVE_INT, "output channels"),
-            "kernel": Option(POSITIVE_INT, "kernel size (square)", 4),
-            "stride": Option(POSITIVE_INT, "stride (the upsampling factor)", 1),
-            "padding": Option(NON_NEGATIVE_INT, "implicit zero padding removed from each side", 0),
-            "output_padding": Option(NON_NEGATIVE_INT, "extra rows/columns added to one side of the output", 0),
+            "channels": Option(WIDTH, "output channels"),
+            "kernel": Option(POSITIVE_SIZE, "kernel size (square)", 4),
+            "stride": Option(POSITIVE_SIZE, "stride (the upsampling factor)", 1),
+            "padding": Option(NON_NEGATIVE_SIZE, "implicit zero padding removed from each side", 0),
+            "output_padding": Option(NON_NEGATIVE_SIZE, "extra rows/columns added to one side of the output", 0),
         }
         | _common_options(activation="linear", gain=SQRT2),
         output_shape=_conv_transpose_shape,
@@ -208,9 +217,9 @@ register(
         doc="Fully connected layer on the flattened input; with `reshape: [H, W]` it outputs a "
         "channels×H×W map with one bias per channel (ProGAN's 4×4 generator input).",
         options={
-            "channels": Option(POSITIVE_INT, "output features (output channels when reshaped)"),
+            "channels": Option(WIDTH, "output features (output channels when reshaped)"),
             "reshape": Option(
-                {"anyOf": [{"type": "array", "items": POSITIVE_INT, "minItems": 2, "maxItems": 2}, {"type": "null"}]},
+                {"anyOf": [{"type": "array", "items": POSITIVE_SIZE, "minItems": 2, "maxItems": 2}, {"type": "null"}]},
                 "[height, width] of the output map, or null for a flat vector",
                 None,
             ),

@@ -21,6 +21,15 @@ Shape = tuple[int, ...]
 
 Options = Mapping[str, Any]
 
+MAX_WIDTH = 2**14
+"""Upper bound of channels, features and latent sizes: 32× ProGAN's widest layer (512). Any larger width is
+a typo, and a 3×3 convolution this wide already holds 2.4 billion weights."""
+MAX_SIZE = 2**13
+"""Upper bound of resolutions and of every spatial option (kernel, stride, padding, factor): 8× ProGAN's 1024."""
+WIDTH = {"type": "integer", "minimum": 1, "maximum": MAX_WIDTH}
+POSITIVE_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}
+NON_NEGATIVE_SIZE = {"type": "integer", "minimum": 0, "maximum": MAX_SIZE}
+
 
 class ShapeError(ValueError):
     """A layer cannot take the input it is given; the message says why in the user's terms."""

@@ -3,9 +3,10 @@ which the fade-in's resampling of the old path shares)."""
 from __future__ import annotations
 
 from ..lazy import deferred
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters, register
+from .registry import (MAX_SIZE, BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters,
+                       register)
 
-FACTOR = Option({"type": "integer", "minimum": 2}, "scale factor", 2)
+FACTOR = Option({"type": "integer", "minimum": 2, "maximum": MAX_SIZE}, "scale factor", 2)
 UPSAMPLE_MODES = ("nearest", "bilinear")
 DOWNSAMPLE_MODES = ("average", "bilinear")
 

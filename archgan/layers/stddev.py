@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..lazy import deferred
-from .registry import BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters, register
+from .registry import (WIDTH, BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters,
+                       register)
 
 
 def _stddev_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
@@ -19,8 +20,8 @@ register(
         doc="Append the minibatch standard deviation as extra feature maps, so the discriminator "
         "sees the variation of a batch (ProGAN).",
         options={
-            "group_size": Option({"type": "integer", "minimum": 1}, "samples per group (batch must divide)", 4),
-            "num_features": Option({"type": "integer", "minimum": 1}, "feature maps appended", 1),
+            "group_size": Option(WIDTH, "samples per group (batch must divide)", 4),
+            "num_features": Option(WIDTH, "feature maps appended", 1),
         },
         output_shape=_stddev_shape,
         build=deferred("archgan.layers.modules.stddev:build"),

@@ -5,6 +5,7 @@ network it belongs to. Nothing here unpickles anything.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -18,10 +19,12 @@ from torch import nn
 
 from ..errors import WeightsError
 from ..layers import layer_type
+from ..layers.registry import MAX_SIZE
 from ..spec import NetworkSpec, load_spec_text
 from .growable import Discriminator, Generator
 
 SPEC_KEY, DEPTH_KEY, ALPHA_KEY = "archgan_spec", "archgan_depth", "archgan_alpha"
+MAX_STAGES = MAX_SIZE.bit_length()  # stages double the resolution from 1 up to MAX_SIZE
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,16 @@ def trained_position(path: str | os.PathLike[str], metadata: dict[str, str] | No
     metadata = _metadata(path) if metadata is None else metadata
     if DEPTH_KEY not in metadata:
         return None, None
+    text = metadata[DEPTH_KEY], metadata.get(ALPHA_KEY, "1.0")
     try:
-        return int(metadata[DEPTH_KEY]), float(metadata.get(ALPHA_KEY, "1.0"))
-    except ValueError:
-        raise WeightsError(f"{path}: its metadata's depth/alpha are not numbers") from None
+        depth, alpha = int(text[0]), float(text[1])
+    except ValueError:  # also for more digits than Python converts
+        depth, alpha = 0, math.nan
+    if not (1 <= depth <= MAX_STAGES and 0 <= alpha <= 1):  # NaN fails both comparisons
+        raise WeightsError(f"{path}: its metadata's depth/alpha ({text[0][:20]!r}, {text[1][:20]!r}) are not a "
+                           f"stage count from 1 to {MAX_STAGES} and a fade-in from 0 to 1; the file is damaged "
+                           "or was not written by archgan")
+    return depth, alpha
 
 
 def describe_key(spec: NetworkSpec | None, key: str) -> str:

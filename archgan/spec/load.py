@@ -11,13 +11,12 @@ from ..interop import attn_gan
 from ..resources import architectures_dir, builtin_architectures
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import FADE_RESAMPLE, NetworkSpec, Role
-from .parse import ParsedFile, parse_text
+from .parse import ParsedFile, parse_text, read_file
 from .schema import network_validator
 from .templates import expand_stages
 from .validate import check_network, schema_problems
 
 ROLES: tuple[Role, ...] = ("generator", "discriminator")
-FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 
 
 def load_spec(source: str | os.PathLike[str], role: Role | None = None) -> NetworkSpec:
@@ -35,7 +34,7 @@ def load_spec_text(text: str, fmt: str = "json", file: str = "<string>", role: R
 def resolve_spec_path(source: str | os.PathLike[str], role: Role | None) -> Path:
     """A path to an existing file, or `architectures/<name>/<role>.yaml` for a built-in name."""
     path = Path(source)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # read_file refuses FIFOs and devices
         return path
     name = str(source)
     builtins = builtin_architectures()
@@ -75,16 +74,10 @@ class _Document:
 
 
 def _read_document(path: Path, role: Role | None, chain: tuple[Path, ...]) -> _Document:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError.single(Location(str(path)), f"cannot read the file: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise SpecError.single(Location(str(path)), "the file is not UTF-8 text") from None
+    parsed = read_file(path)
     if attn_gan.is_conf(path):
-        return _document_from(attn_gan.convert(parse_text(text, str(path), "yaml"), role).parsed, path, role, chain)
-    fmt = FORMATS.get(path.suffix.lower(), "yaml")
-    return _document_from(parse_text(text, str(path), fmt), path, role, chain)
+        parsed = attn_gan.convert(parsed, role).parsed
+    return _document_from(parsed, path, role, chain)
 
 
 def _document_from(parsed: ParsedFile, path: Path, role: Role | None, chain: tuple[Path, ...]) -> _Document:

@@ -12,10 +12,11 @@ from jsonschema import Draft202012Validator
 
 from ..layers import layer_types, names_in_family
 from ..layers.activations import ACTIVATION_FAMILY
+from ..layers.registry import POSITIVE_SIZE, WIDTH
 from .model import FADE_RESAMPLE, RGB_KEY, Role
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-POSITIVE_INT = {"type": "integer", "minimum": 1}
+IMAGE_CHANNELS = (1, 3)  # the image decoder makes grayscale or RGB
 
 
 def _dispatch_on_type(names: list[str]) -> list[dict[str, Any]]:
@@ -53,8 +54,8 @@ def network_schema(role: Role) -> dict[str, Any]:
             "that this one extends; keys given here replace the base's, except `templates` (merged name by name) "
             "and `defaults` (merged option by option)",
         },
-        "max_resolution": dict(POSITIVE_INT, description="drop the stages above this resolution"),
-        "image_channels": dict(POSITIVE_INT, default=3, description="channels of the images (3 = RGB, 1 = grayscale)"),
+        "max_resolution": dict(POSITIVE_SIZE, description="drop the stages above this resolution"),
+        "image_channels": {"enum": list(IMAGE_CHANNELS), "default": 3, "description": "channels of the images (3 = RGB, 1 = grayscale)"},
         "fade_resample": {
             "enum": list(FADE_RESAMPLE[role]),
             "default": FADE_RESAMPLE[role][0],
@@ -91,7 +92,7 @@ def network_schema(role: Role) -> dict[str, Any]:
     }
     required_without_base = ["stages"]
     if role == "generator":
-        properties["latent_size"] = dict(POSITIVE_INT, description="length of the latent vector z")
+        properties["latent_size"] = dict(WIDTH, description="length of the latent vector z")
         required_without_base.append("latent_size")
 
     return {
@@ -108,7 +109,7 @@ def network_schema(role: Role) -> dict[str, Any]:
             "stage": {
                 "type": "object",
                 "properties": {
-                    "resolution": dict(POSITIVE_INT, description="output size of a generator stage, input size of a discriminator stage"),
+                    "resolution": dict(POSITIVE_SIZE, description="output size of a generator stage, input size of a discriminator stage"),
                     "layers": {"$ref": "#/$defs/layer_list"},
                     rgb: {"$ref": "#/$defs/layer_list"},
                 },

@@ -10,9 +10,14 @@ import jsonschema
 
 from ..layers import BuildContext, Shape
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
-from .model import LayerSpec, NetworkSpec, StageSpec
+from .model import RGB_KEY, LayerSpec, NetworkSpec, StageSpec
 from .shapes import format_shape, output_shape
 from .stages import StagePlan, StageShapes, image_shape, iter_stage_shapes, stage_plan
+from .summary import summarize
+
+MAX_PARAMETERS = 2**30
+"""Upper bound of a network's trainable parameters (4 GiB of float32 weights, four times that with Adam's
+moments and the averaged generator): 45× PGGAN at 1024², and what fits the machines archgan trains on."""
 
 # ------------------------------------------------------------------------------ schema checks
 
@@ -80,7 +85,7 @@ def describe(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
         item = describe(schema["items"], root).removeprefix("an ").removeprefix("a ")
         noun, _, rest = item.partition(" ")
         text = f"a list of {count}{noun}s" + (f" {rest}" if rest else "")
-    return " ".join([text, *bounds])
+    return " ".join([text, " and ".join(bounds)]) if bounds else text
 
 
 def _enum_values(schema: Mapping[str, Any], root: Mapping[str, Any]) -> list[str]:
@@ -176,6 +181,7 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
     for stage in spec.stages:
         for layer in stage.layers + stage.rgb:
             check_layer_options(layer)
+            _check_head_role(spec, layer)
     for index in range(1, len(spec.stages)):
         _check_doubles(spec, index)
     if spec.role == "discriminator":
@@ -188,7 +194,31 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
             stage = _infer_from_rgb_channels(stage, shapes.layers_in)
         _check_head(spec, stage, newest[index], shapes)
         stages.append(stage)
-    return replace(spec, stages=tuple(stages))
+    checked = replace(spec, stages=tuple(stages))
+    _check_parameters(checked)
+    return checked
+
+
+def _check_head_role(spec: NetworkSpec, layer: LayerSpec) -> None:
+    """A to_rgb makes an image, a from_rgb reads one: each belongs to one network only."""
+    other = "discriminator" if spec.role == "generator" else "generator"
+    if layer.type == RGB_KEY[other]:
+        raise SpecError.single(
+            layer.location,
+            f"{layer.type} is the {other}'s image head: a {spec.role} cannot use it",
+            found=layer.type,
+            hint=f"a {spec.role} stage's image head is {{type: {RGB_KEY[spec.role]}}}",
+        )
+
+
+def _check_parameters(spec: NetworkSpec) -> None:
+    total = sum(stage.parameters for stage in summarize(spec))
+    if total > MAX_PARAMETERS:
+        raise SpecError.single(
+            Location(spec.stages[0].location.file),
+            f"the {spec.role} would have {total:,} trainable parameters, more than archgan builds ({MAX_PARAMETERS:,})",
+            hint="check the channels of the widest layers (`archgan show` lists every layer's parameters)",
+        )
 
 
 def _check_head(spec: NetworkSpec, stage: StageSpec, plan: StagePlan, shapes: StageShapes) -> None:

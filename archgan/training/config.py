@@ -20,12 +20,17 @@ from ..metrics import METRICS
 from ..options import Option, options_schema, with_defaults
 from ..resources import architectures_dir, builtin_architectures
 from ..spec.errors import JsonPath, Location, SpecError, did_you_mean
-from ..spec.parse import parse_text
+from ..spec.parse import parse_text, read_file
 from ..spec.schema import DRAFT
 from ..spec.validate import schema_problems
 
-_POSITIVE_INT = {"type": "integer", "minimum": 1}
-_NON_NEGATIVE = {"type": "number", "minimum": 0}
+MAX_COUNT = 2**20
+"""Upper bound of batch sizes, step intervals and image counts: far above any real setting, and small
+enough that no schedule overflows or allocates without end."""
+MAX_KIMG = 10**6  # a billion images per stage
+_COUNT = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
+_KIMG = {"type": "number", "minimum": 0, "maximum": MAX_KIMG}
+_LEARNING_RATE = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 def _per_stage(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -37,20 +42,20 @@ PER_STAGE = "a number for every stage, or a list with one per stage (lowest reso
 TRAINING_OPTIONS: dict[str, Option] = {
     "loss": Option({"$ref": "#/$defs/loss"}, "the GAN loss: a name or {type: NAME, ...options}", "wgan-gp",
                    normalize=normalize_loss),
-    "fade_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown while a stage fades in; {PER_STAGE} "
+    "fade_kimg": Option(_per_stage(_KIMG), f"thousands of real images shown while a stage fades in; {PER_STAGE} "
                         "(the first stage has no fade-in)", 600),
-    "stable_kimg": Option(_per_stage(_NON_NEGATIVE), f"thousands of real images shown once a stage is faded in; {PER_STAGE}", 600),
-    "batch_size": Option(_per_stage(_POSITIVE_INT), f"images per step; {PER_STAGE} (like APGAN's batch_size_list)", 16),
-    "accumulate": Option(_per_stage(_POSITIVE_INT), "compute each batch in this many micro-batches and sum their "
+    "stable_kimg": Option(_per_stage(_KIMG), f"thousands of real images shown once a stage is faded in; {PER_STAGE}", 600),
+    "batch_size": Option(_per_stage(_COUNT), f"images per step; {PER_STAGE} (like APGAN's batch_size_list)", 16),
+    "accumulate": Option(_per_stage(_COUNT), "compute each batch in this many micro-batches and sum their "
                          "gradients, for batches larger than memory (the same gradients as the whole batch: "
                          "minibatch_stddev groups stay whole, penalty draws are the same; batch norm sees micro-batch "
                          f"statistics); {PER_STAGE}", 1),
-    "g_lr": Option(_per_stage(_NON_NEGATIVE), f"generator learning rate; {PER_STAGE}", 0.001),
-    "d_lr": Option(_per_stage(_NON_NEGATIVE), f"discriminator learning rate; {PER_STAGE}", 0.001),
+    "g_lr": Option(_per_stage(_LEARNING_RATE), f"generator learning rate; {PER_STAGE}", 0.001),
+    "d_lr": Option(_per_stage(_LEARNING_RATE), f"discriminator learning rate; {PER_STAGE}", 0.001),
     "adam_betas": Option({"type": "array", "items": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
                           "minItems": 2, "maxItems": 2}, "Adam's beta1 and beta2", [0.0, 0.99]),
-    "adam_eps": Option({"type": "number", "exclusiveMinimum": 0}, "Adam's epsilon", 1e-8),
-    "n_critic": Option(_POSITIVE_INT, "discriminator steps per generator step", 1),
+    "adam_eps": Option({"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "Adam's epsilon", 1e-8),
+    "n_critic": Option(_COUNT, "discriminator steps per generator step", 1),
     "reset_optimizers_on_grow": Option(
         {"type": "boolean"},
         "clear both optimizers' state when a stage starts to fade in and when it is faded in, as the official ProGAN",
@@ -66,12 +71,12 @@ TRAINING_OPTIONS: dict[str, Option] = {
     ),
     "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
     "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
-    "log_every": Option(_POSITIVE_INT, "read the losses back from the device and log them every this many steps", 20),
+    "log_every": Option(_COUNT, "read the losses back from the device and log them every this many steps", 20),
     "metrics": Option({"type": "array", "items": {"enum": sorted(METRICS)}, "uniqueItems": True},
                       "quality measures computed at the end of every stage and of training: "
                       + "; ".join(f"{name}: {metric.doc}" for name, metric in sorted(METRICS.items()))
                       + " (fid needs --inception_weights)", []),
-    "metrics_images": Option(_POSITIVE_INT, "real and generated images each metric compares", 2048),
+    "metrics_images": Option(_COUNT, "real and generated images each metric compares", 2048),
 }
 
 
@@ -165,7 +170,7 @@ def load_training_config(
     name = "<defaults>"
     if source is not None:
         path = _resolve(source)
-        parsed = parse_text(path.read_text(encoding="utf-8"), str(path), "json" if path.suffix == ".json" else "yaml")
+        parsed = read_file(path)
         if not isinstance(parsed.data, dict):
             raise SpecError.single(Location(str(path), (), 1), "the top level must be a mapping of keys",
                                    found=type(parsed.data).__name__)
@@ -231,7 +236,7 @@ def training_config_from_json(text: str, source: str = "<checkpoint>") -> Traini
 
 def _resolve(source: str | os.PathLike[str]) -> Path:
     path = Path(source)
-    if path.is_file():
+    if path.exists():  # read_file refuses folders, FIFOs and devices
         return path
     if str(source) in builtin_architectures() and (architectures_dir() / str(source) / "training.yaml").is_file():
         return architectures_dir() / str(source) / "training.yaml"
