@@ -56,6 +56,7 @@ def test_penalties_and_batches_raise_the_estimate():
 
 
 def test_validate_refuses_what_cannot_be_allocated(write, capsys):
+    """Within every bound of the schema (widths, batch sizes), a run can still need more than any device."""
     generator = write("""
         network: generator
         name: huge
@@ -64,7 +65,7 @@ def test_validate_refuses_what_cannot_be_allocated(write, capsys):
         stages:
           - resolution: 4
             layers:
-              - {type: dense, channels: 1000000000, reshape: [4, 4]}
+              - {type: dense, channels: 16384, reshape: [4, 4]}
             to_rgb: [{type: to_rgb}]
         """)
     discriminator = write("""
@@ -77,11 +78,12 @@ def test_validate_refuses_what_cannot_be_allocated(write, capsys):
             layers:
               - {type: dense, channels: 1}
         """, "discriminator.yaml")
-    assert main(["validate", str(generator), str(discriminator)]) == 1
+    training = write("batch_size: 1048576\n", "training.yaml")
+    assert main(["validate", str(generator), str(discriminator), str(training)]) == 1
     error = capsys.readouterr().err
-    assert "training the 4×4 stage at batch" in error and "more than the 1.0 TiB that any one device holds" in error
+    assert "training the 4×4 stage at batch 1048576" in error and "more than the 1.0 TiB that any one device holds" in error
     assert estimate_memory(load_spec(str(generator)), load_spec(str(discriminator)),
-                           load_training_config(None)).peak_bytes > MEMORY_LIMIT
+                           load_training_config(str(training))).peak_bytes > MEMORY_LIMIT
 
 
 def test_validate_and_show_print_the_estimate(capsys):
