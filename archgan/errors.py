@@ -29,3 +29,8 @@ class InceptionWeightsError(MetricError):
 
 class ExportError(ArchganError):
     """The model cannot be written in the requested format; the message says why."""
+
+
+class TrainingError(ArchganError):
+    """A run cannot go on (a loss or weight became NaN or infinite, a checkpoint cannot be written); the
+    message says what was kept and what to try."""

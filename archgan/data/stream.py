@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import DatasetError
 from ..networks.fade import downsample_real_images, fade_real_images
 from ..spec.model import FADE_RESAMPLE
 
@@ -83,6 +84,12 @@ class RealImages:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue the saved epochs; they must be of this dataset's size (see training.hooks.RunFolder)."""
+        if len(state["order"]) != self.count:
+            raise DatasetError(
+                f"its data order covers {len(state['order'])} images, but the image folder gives {self.count} now; "
+                "a resumed run trains on the images it started with. Put the folder back as it was, or train on the "
+                "new images in a new run from this one's weights (--generator_file/--discriminator_file)")
         self.order = state["order"].clone()
         self.cursor = int(state["cursor"])
         self.order_generator.set_state(state["order_generator"])

@@ -14,7 +14,7 @@ from typing import Mapping
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 from torch import nn
 
 from ..errors import WeightsError
@@ -58,11 +58,12 @@ class LoadReport:
 
 
 def write_safetensors(tensors: Mapping[str, torch.Tensor], path: str | os.PathLike[str], metadata: dict[str, str]) -> None:
-    """save_file, then the permissions any other file gets under the user's umask (safetensors writes 0600)."""
-    save_file(dict(tensors), str(path), metadata=metadata)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    """The safetensors bytes written through an ordinary file: a full disk is an OSError (ENOSPC) the
+    checkpoint writer can report, and the file gets the permissions any other file gets under the user's
+    umask (safetensors' own save_file writes 0600)."""
+    data = save(dict(tensors), metadata=metadata)
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def save_weights(network: Generator | Discriminator, path: str | os.PathLike[str], depth: int | None = None,
@@ -164,8 +165,20 @@ def load_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: 
                      "on purpose with strict=False (--allow_partial)")
         raise WeightsError("\n".join(lines))
     usable = {k: v for k, v in state.items() if k in own and k not in misshapen}
+    bad = first_non_finite(usable)
+    if bad is not None:
+        raise WeightsError(f"{source}: tensor {bad} ({describe_key(spec, bad)}) holds NaN or infinite values: the "
+                           "run that wrote it diverged, or the file is damaged; load an earlier checkpoint")
     network.load_state_dict({**own, **usable})
     return LoadReport(list(usable), missing, misshapen)
+
+
+def first_non_finite(tensors: Mapping[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity; None when all are finite."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
 
 
 def _shape(tensor: torch.Tensor) -> str:

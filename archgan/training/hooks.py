@@ -4,6 +4,7 @@ the end of every stage, and checkpoints. Only the main process writes; the loop 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,14 @@ import torch
 from torchvision.utils import save_image
 from tqdm import tqdm
 
+from ..data.folder import folder_listing
+from ..errors import DatasetError, SetupError
 from ..metrics import metrics_at
 from ..metrics.measure import compute, generate_uint8, reals_uint8
 from ..sampling import image_grid
-from .checkpoint import save_checkpoint
-from .files import LOGS, PLOTS
+from .checkpoint import recover_interrupted_writes, save_checkpoint
+from .files import DATASET_FILE, LOGS, PLOTS
+from .lock import RunLock
 from .logging import RunLog
 from .plan import Position
 
@@ -121,7 +125,9 @@ class RunOutputs(Hook):
         run_dir = Path(settings.run_dir)
         for folder in (run_dir, Path(settings.sample_dir), Path(settings.model_dir)):
             folder.mkdir(parents=True, exist_ok=True)
-        self.log = RunLog(run_dir / LOGS, run_dir / PLOTS)
+        state = trainer.state
+        self.log = RunLog(run_dir / LOGS, run_dir / PLOTS,
+                          (state.step, state.images_shown) if trainer.resumed_from is not None else None)
         settings.save(run_dir / LOGS)
         if trainer.skipped_images:
             log.warning("%d unreadable image files skipped: %s", len(trainer.skipped_images),
@@ -233,11 +239,59 @@ class StageMetrics(Hook):
                  ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
 
 
-class Checkpoints(Hook):
-    """A checkpoint every `checkpoint_factor` epochs (kept), and one at the end, also when interrupted
-    (the newest is kept; older ones are pruned)."""
+class RunFolder(Hook):
+    """The run folder kept safe while this run writes it: locked (training/lock.py: a second run on it is
+    refused), what killed checkpoint writes left cleaned up, and on a resume the image folder checked.
+
+    A resumed run refuses an image folder that changed since its checkpoint (images added, removed, renamed
+    or resized) rather than letting new images join: the checkpoint's data order indexes the folder as it
+    was, and a resume continues that order exactly. New images are for a new run that starts from the
+    checkpoint's weights (--generator_file/--discriminator_file)."""
 
     def __init__(self) -> None:
+        self.lock: RunLock | None = None
+        self.dataset: dict[str, int | str] | None = None  # the listing every checkpoint of this run records
+
+    def on_start(self, trainer: Trainer) -> None:
+        settings = trainer.settings
+        self.lock = RunLock(Path(settings.run_dir))
+        self.lock.acquire()
+        recover_interrupted_writes(Path(settings.model_dir))
+        self.dataset = folder_listing(settings.images_dir)
+        if trainer.resumed_from is not None:
+            _check_same_images(Path(trainer.resumed_from), settings.images_dir, self.dataset)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _check_same_images(checkpoint: Path, images_dir: str, now: dict[str, int | str]) -> None:
+    file = checkpoint / DATASET_FILE
+    if not file.is_file():  # written before 2026-12: nothing to compare with
+        return
+    try:
+        saved = json.loads(file.read_text())
+        count = int(saved["image_files"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SetupError(f"{file}: not the listing of an image folder ({type(error).__name__}: {error}); the "
+                         f"checkpoint is damaged: delete {checkpoint} to resume from the one before it") from None
+    if saved != now:
+        change = f"{count} image files then, {now['image_files']} now" if count != now["image_files"] \
+            else f"the same {count} image files, but renamed or rewritten"
+        raise DatasetError(
+            f"{images_dir}: the image folder changed since {checkpoint} was written ({change}); its data order "
+            "continues exactly, so a resumed run trains on the images it started with. Put the folder back as "
+            "it was, or train on the new images in a new run from this one's weights: "
+            f"--generator_file {checkpoint} --discriminator_file {checkpoint}")
+
+
+class Checkpoints(Hook):
+    """A checkpoint every `checkpoint_factor` epochs (kept), and one at the end, also when interrupted
+    (the newest is kept; older ones are pruned). Each records the image folder's listing (`folder`)."""
+
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
         self.last: Path | None = None
 
     def on_start(self, trainer: Trainer) -> None:
@@ -252,12 +306,13 @@ class Checkpoints(Hook):
         log.info("checkpoint %s", self.last)
 
     def save(self, trainer: Trainer, position: Position, periodic: bool) -> None:
-        self.last = save_checkpoint(Path(trainer.settings.model_dir), trainer.state, trainer.settings, position, periodic)
+        self.last = save_checkpoint(Path(trainer.settings.model_dir), trainer.state, trainer.settings, position, periodic,
+                                    self.folder.dataset)
 
 
 def default_hooks(trainer: Trainer) -> list[Hook]:
     """What `archgan train` runs with: everything on the main process, nothing on the others."""
     if not trainer.distribution.is_main:
         return []
-    outputs = RunOutputs()
-    return [outputs, ProgressBar(), Checkpoints(), StageMetrics(outputs), SampleGrids(outputs)]
+    folder, outputs = RunFolder(), RunOutputs()
+    return [folder, outputs, ProgressBar(), Checkpoints(folder), StageMetrics(outputs), SampleGrids(outputs)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -16,14 +17,22 @@ log = logging.getLogger("archgan.train")
 
 class RunLog:
     """logs/ of a run: events for TensorBoard, metrics.jsonl (the same scalars, one JSON object per
-    line) and train.log; plots/losses.png is redrawn from metrics.jsonl."""
+    line) and train.log; plots/losses.png is redrawn from metrics.jsonl.
 
-    def __init__(self, logs: Path, plots: Path):
+    A resumed run (`resumed_at`: the step and images shown of its checkpoint) replays the steps after its
+    checkpoint: their records are dropped when the log opens (TensorBoard's too, by its purge_step), and
+    a record of the checkpoint's own step written again (a stage's metrics) replaces the earlier one, so
+    metrics.jsonl holds each step once after any number of resumes."""
+
+    def __init__(self, logs: Path, plots: Path, resumed_at: tuple[int, int] | None = None):
         logs.mkdir(parents=True, exist_ok=True)
         plots.mkdir(parents=True, exist_ok=True)
         self.logs, self.plots = logs, plots
-        self.tensorboard = SummaryWriter(str(logs))
         self.metrics_file = logs / "metrics.jsonl"
+        self._replaceable: set[tuple[str, int]] = set()  # (kind, step) of records a replay may write again
+        if resumed_at is not None:
+            self._forget_after(resumed_at[0])
+        self.tensorboard = SummaryWriter(str(logs), purge_step=resumed_at[1] + 1 if resumed_at else None)
         self._handler = logging.FileHandler(logs / "train.log")
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         log.addHandler(self._handler)
@@ -31,17 +40,37 @@ class RunLog:
     def scalars(self, values: dict[str, float], step: int, images: int) -> None:
         for name, value in values.items():
             self.tensorboard.add_scalar(name, value, images)
-        record = {"step": step, "images": images, "time": time.time(), **values}
-        with open(self.metrics_file, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        self._write({"step": step, "images": images, "time": time.time(), **values})
 
     def metrics(self, values: dict[str, float], step: int, images: int, resolution: int) -> None:
         """Quality measures: TensorBoard under metrics/, and a metrics.jsonl line marked kind 'metrics'."""
         for name, value in values.items():
             self.tensorboard.add_scalar(f"metrics/{name}", value, images)
-        record = {"kind": "metrics", "step": step, "images": images, "resolution": resolution, "time": time.time(), **values}
+        self._write({"kind": "metrics", "step": step, "images": images, "resolution": resolution, "time": time.time(),
+                     **values})
+
+    def _write(self, record: dict) -> None:
+        key = _key(record)
+        if key in self._replaceable:
+            self._replaceable.discard(key)
+            self._rewrite([record if _key(r) == key else r for r in self._records()])
+            return
         with open(self.metrics_file, "a") as handle:
             handle.write(json.dumps(record) + "\n")
+
+    def _forget_after(self, step: int) -> None:
+        """Drop the records of the steps after `step` (and a line torn by a kill); those of `step` itself may
+        be written again."""
+        records = self._records()
+        kept = [r for r in records if r["step"] <= step]
+        self._replaceable = {_key(r) for r in kept if r["step"] == step}
+        if self.metrics_file.exists() and len(self.metrics_file.read_text().splitlines()) != len(kept):
+            self._rewrite(kept)
+
+    def _rewrite(self, records: list[dict]) -> None:
+        temporary = self.metrics_file.with_name(f".{self.metrics_file.name}.tmp")
+        temporary.write_text("".join(json.dumps(r) + "\n" for r in records))
+        os.replace(temporary, self.metrics_file)
 
     def image(self, tag: str, grid: torch.Tensor, images: int) -> None:
         self.tensorboard.add_image(tag, grid, images)
@@ -98,9 +127,24 @@ class RunLog:
         return path
 
     def _records(self) -> list[dict]:
-        return [json.loads(line) for line in self.metrics_file.read_text().splitlines()] if self.metrics_file.exists() else []
+        """metrics.jsonl's records; a line a kill left half-written is skipped."""
+        if not self.metrics_file.exists():
+            return []
+        records = []
+        for line in self.metrics_file.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("step"), int):
+                records.append(record)
+        return records
 
     def close(self) -> None:
         self.tensorboard.close()
         log.removeHandler(self._handler)
         self._handler.close()
+
+
+def _key(record: dict) -> tuple[str, int]:
+    return record.get("kind", "scalars"), record["step"]

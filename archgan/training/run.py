@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import SetupError
 from ..spec import NetworkSpec, load_spec_text
+from ..spec.errors import did_you_mean
 from .config import TrainingConfig, training_config_from_json
 from .files import CHECKPOINTS, LOGS, RUN_FILE, SETTINGS_FILES, latest_checkpoint
 
@@ -78,18 +81,84 @@ class RunSettings:
     @classmethod
     def load(cls, folder: Path) -> RunSettings:
         """The settings saved in `folder` by `save`, paths made absolute again (absolute ones, as runs
-        written before 2026-12 stored them, stay as they are)."""
-        plain = json.loads((folder / RUN_FILE).read_text())
+        written before 2026-12 stored them, stay as they are). A file that is missing, unreadable or not as
+        `save` writes it (unknown keys, keys missing, values of the wrong type) is a SetupError naming the
+        file, the line and the fix; the specs and training config are checked as any spec file is."""
+        folder = Path(folder)
+        plain = _run_file(folder / RUN_FILE)
         for name in cls.PATHS:
             if plain.get(name) is not None:
-                plain[name] = os.path.abspath(Path(folder) / plain[name])
-        files = {name: folder / file for name, file in SETTINGS_FILES.items()}
+                plain[name] = os.path.abspath(folder / plain[name])
+        texts = {name: _read(folder / file) for name, file in SETTINGS_FILES.items()}
+        files = {name: str(folder / file) for name, file in SETTINGS_FILES.items()}
         return cls(
-            generator=load_spec_text(files["generator"].read_text(), file=str(files["generator"])),
-            discriminator=load_spec_text(files["discriminator"].read_text(), file=str(files["discriminator"])),
-            training=training_config_from_json(files["training"].read_text(), str(files["training"])),
+            generator=load_spec_text(texts["generator"], file=files["generator"]),
+            discriminator=load_spec_text(texts["discriminator"], file=files["discriminator"]),
+            training=training_config_from_json(texts["training"], files["training"]),
             **plain,
         )
+
+
+FIX = "the run folder was changed by hand: restore the file from a copy of the run, or resume from another checkpoint"
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text()
+    except FileNotFoundError:
+        raise SetupError(f"{file}: missing; {FIX}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SetupError(f"{file}: cannot be read ({error}); {FIX}") from None
+
+
+def _run_file(file: Path) -> dict[str, Any]:
+    """run.json as `RunSettings.save` writes it: every problem in it listed, each with its line."""
+    text = _read(file)
+    try:
+        plain = json.loads(text)
+    except ValueError as error:
+        line = f":{error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise SetupError(f"{file}{line}: not valid JSON ({error}); {FIX}") from None
+    if not isinstance(plain, dict):
+        raise SetupError(f"{file}: holds {type(plain).__name__}, not the table of a run's settings; {FIX}")
+    types = typing.get_type_hints(RunSettings)
+    kept = [item for item in fields(RunSettings) if "saved" not in item.metadata]
+    names = [item.name for item in kept]
+    problems = [f"{file}{_line_of(text, key)}: unknown key '{key}'"
+                + (f" ({hint})" if (hint := did_you_mean(key, names)) else "") for key in plain if key not in names]
+    problems += [f"{file}: the key '{item.name}' is missing" for item in kept
+                 if item.name not in plain and item.default is MISSING]
+    problems += [f"{file}{_line_of(text, key)}: '{key}' must be {_words(types[key])}, found {value!r}"
+                 for key, value in plain.items() if key in names and not _is_of(value, types[key])]
+    if problems:
+        raise SetupError("\n".join(problems) + f"\n{FIX}")
+    return plain
+
+
+def _line_of(text: str, key: str) -> str:
+    """':LINE' of the line that holds "key": in a JSON text, '' when none does."""
+    return next((f":{number}" for number, line in enumerate(text.splitlines(), 1) if f'"{key}":' in line), "")
+
+
+def _is_of(value: Any, annotation: Any) -> bool:
+    """Whether a JSON value fits a field's type: str, int, float (an int too), bool, or one of them | None."""
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for kind in allowed:
+        if kind is type(None) and value is None:
+            return True
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind in (str, bool) and isinstance(value, kind):
+            return True
+    return False
+
+
+def _words(annotation: Any) -> str:
+    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    words = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", type(None): "null"}
+    return " or ".join(words.get(kind, getattr(kind, "__name__", str(kind))) for kind in allowed)
 
 
 def resume_checkpoint(run_dir: Path) -> Path:

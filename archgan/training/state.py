@@ -11,8 +11,10 @@ import torch
 from torch import nn
 
 from ..data.stream import RealImages
+from ..errors import DatasetError, SetupError
 from ..networks import Discriminator, Generator
 from ..networks.weights import load_weights
+from .files import NETWORK_FILES, STATE_FILE
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,32 @@ class TrainState:
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str = "the saved state") -> None:
+        """Continue from `state` (a checkpoint folder's, `source`); a state that is not this run's (entries
+        missing or extra, of the wrong kind) is a SetupError naming the checkpoint and the fix."""
+        state = dict(state)
+        if "phase_index" in state and "period_index" not in state:  # the name before 2026-12
+            state["period_index"] = state.pop("phase_index")
+        expected = self.state_dict()
+        problems = [f"{key} is missing" for key in expected if key not in state]
+        problems += [f"{key} is not an entry of a training state" for key in state if key not in expected]
+        problems += [f"the {name} network ({NETWORK_FILES[name]}) is missing" for name in expected["networks"]
+                     if name not in state.get("networks", {})]
+        problems += [f"the {name} network ({NETWORK_FILES[name]}) is not part of this run"
+                     for name in state.get("networks", {}) if name not in expected["networks"]]
+        if problems:
+            raise _state_error(source, "; ".join(problems))
         for name, network in self.networks().items():
-            load_weights(network, state["networks"][name], f"{source}: {name}")
+            load_weights(network, state["networks"][name], f"{source}/{NETWORK_FILES[name]}")
+        try:
+            self._load_counters_and_randomness(state)
+        except DatasetError as error:
+            raise DatasetError(f"{source}: {error}") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as error:
+            raise _state_error(source, f"{type(error).__name__}: {error}") from None
+
+    def _load_counters_and_randomness(self, state: dict[str, Any]) -> None:
         self.step, self.images_shown = int(state["step"]), int(state["images_shown"])
-        # checkpoints written before 2026-12 name the schedule period "phase_index"
-        self.period_index = int(state["period_index"] if "period_index" in state else state["phase_index"])
+        self.period_index = int(state["period_index"])
         if state["g_optimizer"] is not None:
             self.reset_optimizers(0.0, 0.0)  # the saved param groups bring their own learning rates and betas
             self.g_optimizer.load_state_dict(state["g_optimizer"])
@@ -101,3 +124,9 @@ class TrainState:
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.data.load_state_dict(state["data"])
+
+
+def _state_error(source: str, problems: str) -> SetupError:
+    return SetupError(f"{source}/{STATE_FILE}: the training state does not fit this run ({problems}); the checkpoint "
+                      f"was changed or damaged: restore it from a copy, or delete {source} to resume from the one "
+                      "before it")

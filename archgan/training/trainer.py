@@ -30,6 +30,7 @@ from ..networks.weights import LoadReport
 from .checkpoint import read_checkpoint
 from .distributed import Distribution, any_rank, barrier, check_in_sync, mean_over_ranks, shard_rows, wrap
 from .ema import make_ema
+from .finite import check_finite
 from .hooks import Hook, RunResult, StepEvent, closing
 from .phases import build_phases, lazy_intervals
 from .plan import Position, RunPlan, check_fit
@@ -70,6 +71,7 @@ class Trainer:
         self.state = TrainState(generator, discriminator, generator_ema, noise, data, adam)
         self.stop_requested = False  # set by a signal handler: the loop stops after the current step
         self._trained: tuple[int, nn.Module, nn.Module] | None = None  # (period, G, D) as trained this period
+        self.resumed_from = resume_from  # the checkpoint this run continues, if any
         if resume_from is not None:
             self.state.load_state_dict(read_checkpoint(resume_from), str(resume_from))
             log.info("resumed from %s at step %d, %s images", resume_from, self.state.step,
@@ -185,6 +187,7 @@ class Trainer:
                     speed = (state.images_shown - clock_images) / max(now - clock, 1e-9)
                     clock, clock_images = now, state.images_shown
                     logged = meter.read(distribution) | self._schedule_values(position, speed)
+                    check_finite(logged, state.step, Path(self.settings.model_dir))  # the same values in every process
                 if logged is not None or not distribution.enabled:  # all processes stop at the same step
                     stopping = any_rank(self.stop_requested, self.device, distribution)
                 event = StepEvent(position, before, state.images_shown, logged)
