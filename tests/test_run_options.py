@@ -108,7 +108,7 @@ def test_set_overrides_any_training_option_checked_by_the_schema():
         load_training_config(None, {"batch_size.x": 8})
 
 
-def test_set_and_dry_run_on_the_command_line(capsys, tmp_path):
+def test_set_and_dry_run_on_the_command_line(capsys, tmp_path, image_folder):
     assert main(["train", "--dry-run", "--set", "loss.r1_gamma=5", "--set", "fade_kimg=[0,1,2,3]", "--set",
                  "g_lr=1e-3", "--set", "accumulate=2", "--run_dir", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
@@ -121,6 +121,10 @@ def test_set_and_dry_run_on_the_command_line(capsys, tmp_path):
     assert table[2].split()[:4] == ["8×8", "fade", "1,000", "63"]  # 1,000 images in batches of 16: 63 steps
     assert table[-1].split()[:3] == ["total", "50,000", "3,125"]
     assert not (tmp_path / "run").exists()
+    assert main(["train", "--dry-run", "--num_epochs", "5", "--images_dir", str(image_folder)]) == 0
+    out = capsys.readouterr().out  # epochs are counted in the folder's image files, none decoded
+    assert "dataset: 40 image files (--num_epochs 5 per stage)" in out
+    assert out.splitlines()[-1].split()[:2] == ["total", "800"]  # 4 stages of 5 epochs of 40 images
     assert main(["train", "--dry-run", "--set", "g_lr=fast"]) == 1
     assert "command line --set g_lr=fast" in capsys.readouterr().err
     for wrong, why in (("g_lr", "'g_lr' is not KEY=VALUE"), ("g_lr=NaN", "numbers must be finite"),

@@ -316,7 +316,7 @@ def describe_run(settings: RunSettings, checkpoint: Path | None = None) -> str:
     from ..spec.summary import summarize
     from ..training.plan import RunPlan
 
-    dataset = len(find_images(Path(settings.images_dir))) if settings.stage_epochs is not None else None
+    dataset = len(find_images(Path(settings.images_dir)).files) if settings.stage_epochs is not None else None
     plan = RunPlan.build(settings.generator, settings.discriminator, settings.training,
                          images_per_stage=settings.images_per_stage(dataset), start_resolution=settings.start_resolution)
     lines = [f"run folder: {settings.run_dir}" + (f" (resuming from {checkpoint})" if checkpoint else "")]

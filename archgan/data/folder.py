@@ -128,8 +128,8 @@ def folder_listing(folder: str | os.PathLike[str]) -> dict[str, int | str]:
     """What a resumed run checks the image folder against: how many image files it holds and a digest of
     their names and sizes (not their times, so a copy of the folder is the same folder)."""
     folder = Path(folder)
-    files = find_images(folder)
-    names_and_sizes = [(str(p.relative_to(folder)), p.stat().st_size) for p in files]
+    files = find_images(folder).files
+    names_and_sizes = [(str(path.relative_to(folder)), info.st_size) for path, info in files]
     return {"image_files": len(files), "sha256": hashlib.sha256(json.dumps(names_and_sizes).encode()).hexdigest()}
 
 
