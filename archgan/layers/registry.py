@@ -177,7 +177,7 @@ def _import_plugin(module: str, via: str) -> None:
             raise PluginError(f"{via} {module}: no module of this name on the Python path; install the plugin, or "
                               f"add the folder holding it to PYTHONPATH") from None
         raise _failed(module, via, error) from error
-    except Exception as error:  # noqa: BLE001  (the plugin's own bug: one line naming its file and line)
+    except Exception as error:  # the plugin's own bug: one line naming its file and line
         raise _failed(module, via, error) from error
     finally:
         _importing.pop()
