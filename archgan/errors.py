@@ -34,3 +34,8 @@ class ExportError(ArchganError):
 class TrainingError(ArchganError):
     """A run cannot go on (a loss or weight became NaN or infinite, a checkpoint cannot be written); the
     message says what was kept and what to try."""
+
+
+class PluginError(ArchganError):
+    """A plugin cannot be loaded (no such module, it fails on import) or clashes with a layer type that
+    exists; the message names the plugin and what to do."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import ArchganError
+from ..layers import load_plugin
 from . import convert, docs, export, generate, metrics, new, prepare, schemas, show, train, validate
 
 COMMANDS = (train, prepare, generate, metrics, export, new, show, validate, convert, schemas, docs)
@@ -28,8 +29,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
+    for command_parser in commands.choices.values():
+        command_parser.add_argument(
+            "--plugin", action="append", default=[], dest="plugins", metavar="MODULE",
+            help="import this module first, to register its layer types (repeatable; a module name on the Python "
+            "path, not a path; ARCHGAN_PLUGINS=a,b and the archgan.layers entry points do the same)")
     args = parser.parse_args(argv)
     try:
+        for module in args.plugins:  # before anything reads the registry, so schemas and docs include them
+            load_plugin(module)
         status = args.run(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return status

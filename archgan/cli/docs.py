@@ -58,7 +58,8 @@ def layer_reference() -> str:
         "",
     ]
     types = layer_types()
-    for family, title in FAMILIES.items():
+    plugin_families = sorted({kind.family for kind in types.values()} - FAMILIES.keys())
+    for family, title in [*FAMILIES.items(), *((family, family) for family in plugin_families)]:
         members = sorted(name for name, kind in types.items() if kind.family == family)
         if not members:
             continue

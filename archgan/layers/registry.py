@@ -5,12 +5,26 @@ options (each with a JSON Schema fragment, a default and a docs line), its shape
 count, its capabilities and its module builder. The schemas in `schemas/`, the validator, the builder,
 `archgan show` and the layer reference all read this table. Nothing here imports torch: the modules
 live in `layers/modules/<family>.py` and are imported only when a network is built.
+
+Plugins add layer types without editing archgan: a plugin is a module whose import calls `register`.
+The plugins of the environment (the `archgan.layers` entry points) and of ARCHGAN_PLUGINS are imported
+at the first lookup, not at `import archgan`, which stays fast and torch-free; `load_plugin` (the CLI's
+`--plugin`) imports one more. Each type records the module it came from (`LayerType.origin`), so saved
+specs can name the plugins they need. Module names come from the environment and the command line only,
+never from a spec file.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+import importlib
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from ..errors import PluginError
 from ..options import Option, options_schema
 
 if TYPE_CHECKING:
@@ -89,6 +103,12 @@ class LayerType:
     label: Callable[[Options], str] = field(default=lambda options: options["type"])
     batch_group: Callable[[Options], int] | None = None
     inner_values: Callable[[Options, Shape, BuildContext], int] | None = None
+    origin: str = field(default="", compare=False)
+    """Set by `register`: BUILTIN, or the module to import for this type (what --plugin takes)."""
+
+    @property
+    def from_plugin(self) -> bool:
+        return self.origin != BUILTIN
 
     def defaults(self) -> dict[str, Any]:
         return {name: option.default for name, option in self.options.items() if not option.required}
@@ -99,25 +119,108 @@ class LayerType:
         return options_schema(self.options, strict, const_type=self.name) | {"description": self.doc}
 
 
+BUILTIN = "archgan"
+"""The origin of the layer types archgan itself registers."""
+ENTRY_POINT_GROUP = "archgan.layers"
+"""Entry points of this group name a module each, imported at the first lookup (e.g. in pyproject.toml:
+`[project.entry-points."archgan.layers"] labgan = "labgan.layers"`)."""
+PLUGINS_VARIABLE = "ARCHGAN_PLUGINS"
+"""Comma-separated module names imported at the first lookup, for plugins that are not installed."""
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
 _REGISTRY: dict[str, LayerType] = {}
+_importing: list[str] = []  # the plugin modules being imported, innermost last: the origin of what they register
+_configured_plugins_loaded = False
+
+
+def _describe_origin(origin: str) -> str:
+    return "archgan itself" if origin == BUILTIN else f"the plugin '{origin}'"
 
 
 def register(layer_type: LayerType) -> LayerType:
-    """Add a layer type; names are unique."""
-    if layer_type.name in _REGISTRY:
-        raise ValueError(f"layer type '{layer_type.name}' is registered twice")
+    """Add a layer type; names are unique. Its origin is the plugin being loaded, else the module calling
+    this (archgan's own modules count as BUILTIN), so a plugin imported directly is recorded as well."""
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    origin = _importing[-1] if _importing else BUILTIN if caller.split(".")[0] == BUILTIN else caller
+    layer_type = replace(layer_type, origin=origin)
+    existing = _REGISTRY.get(layer_type.name)
+    if existing is not None:
+        raise PluginError(
+            f"layer type '{layer_type.name}' is registered by {_describe_origin(existing.origin)} and again by "
+            f"{_describe_origin(origin)}; layer type names are unique: rename the plugin's type, or leave out "
+            f"one of the two plugins"
+        )
     _REGISTRY[layer_type.name] = layer_type
     return layer_type
 
 
+def load_plugin(module: str, via: str = "--plugin") -> None:
+    """Import a plugin module, which registers its layer types; `via` says where its name came from, for
+    messages. A module imported before is not imported again (its types are registered already)."""
+    _load_configured_plugins()
+    _import_plugin(module, via)
+
+
+def _import_plugin(module: str, via: str) -> None:
+    if not _MODULE_NAME.fullmatch(module):
+        raise PluginError(f"{via} {module!r}: a plugin is named by an importable module name such as labgan or "
+                          f"labgan.layers, not a path or code")
+    if module in sys.modules:
+        return
+    _importing.append(module)
+    try:
+        importlib.import_module(module)
+    except PluginError:
+        raise
+    except ModuleNotFoundError as error:
+        if error.name is not None and (module + ".").startswith(error.name + "."):
+            raise PluginError(f"{via} {module}: no module of this name on the Python path; install the plugin, or "
+                              f"add the folder holding it to PYTHONPATH") from None
+        raise _failed(module, via, error) from error
+    except Exception as error:  # the plugin's own bug: one line naming its file and line
+        raise _failed(module, via, error) from error
+    finally:
+        _importing.pop()
+
+
+def _failed(module: str, via: str, error: Exception) -> PluginError:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return PluginError(f"{via} {module}: the plugin failed while loading: {type(error).__name__}: {error}{where}")
+
+
+def _load_configured_plugins() -> None:
+    """Import the entry points' modules and ARCHGAN_PLUGINS' once, before the first lookup answers."""
+    global _configured_plugins_loaded
+    if _configured_plugins_loaded:
+        return
+    _configured_plugins_loaded = True  # first: a plugin may look types up while it registers its own
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        _import_plugin(entry.module, f"the entry point '{entry.name}' (group {ENTRY_POINT_GROUP})")
+    for module in filter(None, (name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
+        _import_plugin(module, PLUGINS_VARIABLE)
+
+
 def layer_types() -> Mapping[str, LayerType]:
-    """All registered layer types by name (importing archgan.layers registers the built-in ones)."""
+    """All registered layer types by name: the built-in ones (importing archgan.layers registers them) and
+    the configured plugins' (imported on the first call)."""
+    _load_configured_plugins()
     return _REGISTRY
 
 
 def layer_type(name: str) -> LayerType:
-    return _REGISTRY[name]
+    return layer_types()[name]
 
 
 def names_in_family(family: str) -> list[str]:
-    return sorted(name for name, entry in _REGISTRY.items() if entry.family == family)
+    return sorted(name for name, entry in layer_types().items() if entry.family == family)
+
+
+def plugins_of(names: Iterable[str]) -> dict[str, list[str]]:
+    """The plugins the named layer types come from: {module: [type names]}, sorted; built-ins are left out."""
+    plugins: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        kind = layer_type(name)
+        if kind.from_plugin:
+            plugins.setdefault(kind.origin, []).append(name)
+    return dict(sorted(plugins.items()))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..interop import attn_gan
+from ..layers import layer_types
 from ..resources import architectures_dir, builtin_architectures
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import FADE_RESAMPLE, NetworkSpec, Role
@@ -103,7 +104,7 @@ def _document_from(parsed: ParsedFile, path: Path, role: Role | None, chain: tup
             allowed=role,
             hint=f"pass it where a {declared} is expected (e.g. --{declared}_config)",
         )
-    problems = schema_problems(data, network_validator(declared), parsed.locate)
+    problems = _missing_plugins(data, parsed) or schema_problems(data, network_validator(declared), parsed.locate)
     if problems:
         raise SpecError(problems)
     if "base" not in data:
@@ -124,6 +125,26 @@ def _document_from(parsed: ParsedFile, path: Path, role: Role | None, chain: tup
             owners.append(((key,), parsed))
     del merged["base"]
     return _Document(merged, owners, path)
+
+
+def _missing_plugins(data: dict[str, Any], parsed: ParsedFile) -> list[Problem]:
+    """A file's `plugins` record names the plugin of each layer type that is not registered here: a
+    clearer message than 'unknown layer type'. The names are only printed, never imported."""
+    plugins = data.get("plugins")
+    if not isinstance(plugins, dict):
+        return []  # the schema reports a malformed record
+    known = layer_types()
+    loaded = {kind.origin for kind in known.values()}
+    problems = []
+    for plugin, names in plugins.items():
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, str) and name not in known:
+                why = ("which is loaded but registers no such type (another version of it?)" if plugin in loaded
+                       else "which is not loaded")
+                problems.append(Problem(parsed.locate(("plugins", plugin)),
+                                        f"layer type '{name}' comes from the plugin '{plugin}', {why}",
+                                        hint=f"install it or pass --plugin {plugin} (or set ARCHGAN_PLUGINS={plugin})"))
+    return problems
 
 
 def _resolve_base(base: str, path: Path, role: Role, parsed: ParsedFile, chain: tuple[Path, ...]) -> Path:

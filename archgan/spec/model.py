@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Iterator, Literal, Mapping
 
+from ..layers.registry import plugins_of
 from ..layers.resample import DOWNSAMPLE_MODES, UPSAMPLE_MODES
 from .errors import Location
 
@@ -36,6 +37,19 @@ class LayerSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **self.options}
+
+    def type_names(self) -> Iterator[str]:
+        """This layer's type and those of the entries in its options (an `activation: {type: ...}`)."""
+        yield self.type
+        yield from _entry_types(list(self.options.values()))
+
+
+def _entry_types(value: Any) -> Iterator[str]:
+    if isinstance(value, dict) and isinstance(value.get("type"), str):
+        yield value["type"]
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for child in children:
+        yield from _entry_types(child)
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,10 @@ class NetworkSpec:
             document["latent_size"] = self.latent_size
         document["image_channels"] = self.image_channels
         document["fade_resample"] = self.fade_resample
+        plugins = plugins_of(name for stage in self.stages for layer in stage.layers + stage.rgb
+                             for name in layer.type_names())
+        if plugins:  # so that loading it without them names what to install (spec/load.py)
+            document["plugins"] = plugins
         document["stages"] = [
             {
                 "resolution": stage.resolution,

@@ -30,9 +30,16 @@ def _dispatch_on_type(names: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-@lru_cache(maxsize=None)
 def network_schema(role: Role) -> dict[str, Any]:
     """The schema of a raw generator or discriminator file (before templates and defaults are expanded)."""
+    return _network_schema(role, len(layer_types()))
+
+
+# The caches below are keyed by the number of registered layer types (types are only ever added), so a
+# plugin loaded after a first use (archgan.layers.load_plugin in a notebook) cannot leave a stale schema.
+
+@lru_cache(maxsize=None)
+def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
     types = layer_types()
     names = sorted(types)
     activations = names_in_family(ACTIVATION_FAMILY)
@@ -48,6 +55,12 @@ def network_schema(role: Role) -> dict[str, Any]:
         "network": {"const": role, "description": "which network this file describes"},
         "name": {"type": "string", "description": "short name shown by `archgan show` and saved with checkpoints"},
         "description": {"type": "string", "description": "free text: what this network reproduces"},
+        "plugins": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "the plugins whose layer types this network uses, {module: [type, ...]}, as archgan "
+            "writes it into saved specs: only for the message when one is not loaded; never imported",
+        },
         "base": {
             "type": "string",
             "description": "a built-in name or a path (relative to this file) of a file of the same network "
@@ -145,13 +158,21 @@ def network_schema(role: Role) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=None)
 def network_validator(role: Role) -> Draft202012Validator:
+    return _network_validator(role, len(layer_types()))
+
+
+@lru_cache(maxsize=None)
+def _network_validator(role: Role, type_count: int) -> Draft202012Validator:
     return Draft202012Validator(network_schema(role))
 
 
-@lru_cache(maxsize=None)
 def strict_layer_validator(type_name: str) -> Draft202012Validator:
     """Validates an expanded layer entry: its type's options only, and every required option present."""
+    return _strict_layer_validator(type_name, len(layer_types()))
+
+
+@lru_cache(maxsize=None)
+def _strict_layer_validator(type_name: str, type_count: int) -> Draft202012Validator:
     root = network_schema("generator")
     return Draft202012Validator({"$defs": root["$defs"], **layer_types()[type_name].option_schema(strict=True)})
