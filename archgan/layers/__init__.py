@@ -1,7 +1,17 @@
 """Layer types. Importing this package registers every built-in type (one file per family); nothing
 here imports torch (the modules are in layers/modules/, imported when a network is built)."""
 from . import (  # noqa: F401  (registration)
-    activations, attention, blur, constant, conv, dropout, noise, norm, resample, shape, stddev,
+    activations,
+    attention,
+    blur,
+    constant,
+    conv,
+    dropout,
+    noise,
+    norm,
+    resample,
+    shape,
+    stddev,
 )
 from .registry import (
     BuildContext,

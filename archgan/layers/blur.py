@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from ..lazy import deferred
-from .registry import MAX_SIZE, BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters, register
+from .registry import (
+    MAX_SIZE,
+    BuildContext,
+    LayerType,
+    Option,
+    Options,
+    Shape,
+    ShapeError,
+    feature_map,
+    no_parameters,
+    register,
+)
 
 
 def _blur_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:

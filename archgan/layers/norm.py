@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 
 from ..lazy import deferred
-from .registry import LayerType, Option, feature_map, no_parameters, register, same_shape
+from .registry import (
+    LayerType,
+    Option,
+    feature_map,
+    no_parameters,
+    register,
+    same_shape,
+)
 
 register(
     LayerType(

@@ -5,8 +5,18 @@ from __future__ import annotations
 import math
 
 from ..lazy import deferred
-from .registry import (WIDTH, BuildContext, LayerType, Option, Options, Shape, ShapeError, feature_map, no_parameters,
-                       register)
+from .registry import (
+    WIDTH,
+    BuildContext,
+    LayerType,
+    Option,
+    Options,
+    Shape,
+    ShapeError,
+    feature_map,
+    no_parameters,
+    register,
+)
 
 
 def _pool_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:

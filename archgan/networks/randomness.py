@@ -3,7 +3,7 @@ processes train as one and a resumed run draws exactly what the uninterrupted on
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from torch import nn
 
