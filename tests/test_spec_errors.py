@@ -31,7 +31,7 @@ def test_unknown_layer_type(write):
     message = error_of(path)
     assert f"{path}:7: at $.stages[0].layers[1].type: unknown layer type" in message
     assert "found:   'convv'" in message and "did you mean 'conv'?" in message
-    assert "allowed: batchnorm, conv, conv_transpose, dense" in message
+    assert "allowed: batchnorm, blur, constant, conv, conv_transpose, dense" in message
 
 
 def test_misspelled_key(write):
@@ -280,7 +280,7 @@ def test_cli_reports_without_a_traceback(write):
 
 
 @pytest.mark.parametrize("typo,expected", [("convv", "conv"), ("sead", "seed"), ("rleu", "relu"), ("pixelnrom", "pixelnorm"),
-                                           ("noise", None), ("repeat", None)])
+                                           ("hinj", "hinge"), ("noise", None), ("repeat", None)])
 def test_did_you_mean_suggests_only_close_matches(typo, expected):
-    candidates = ["conv", "dense", "seed", "relu", "pixelnorm", "reshape"]
+    candidates = ["conv", "dense", "seed", "relu", "pixelnorm", "reshape", "hinge"]
     assert did_you_mean(typo, candidates) == (f"did you mean '{expected}'?" if expected else None)
