@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from archgan.spec import SpecError, load_spec
+from archgan.spec.errors import did_you_mean
 
 GENERATOR_HEAD = """
 network: generator
@@ -30,7 +31,7 @@ def test_unknown_layer_type(write):
     message = error_of(path)
     assert f"{path}:7: at $.stages[0].layers[1].type: unknown layer type" in message
     assert "found:   'convv'" in message and "did you mean 'conv'?" in message
-    assert "allowed: batchnorm, conv, conv_transpose, dense" in message
+    assert "allowed: batchnorm, blur, constant, conv, conv_transpose, dense" in message
 
 
 def test_misspelled_key(write):
@@ -276,3 +277,10 @@ def test_cli_reports_without_a_traceback(write):
     result = subprocess.run([sys.executable, "-m", "archgan", "validate", str(path)], capture_output=True, text=True)
     assert result.returncode == 1
     assert "unknown layer type" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("typo,expected", [("convv", "conv"), ("sead", "seed"), ("rleu", "relu"), ("pixelnrom", "pixelnorm"),
+                                           ("hinj", "hinge"), ("noise", None), ("repeat", None)])
+def test_did_you_mean_suggests_only_close_matches(typo, expected):
+    candidates = ["conv", "dense", "seed", "relu", "pixelnorm", "reshape", "hinge"]
+    assert did_you_mean(typo, candidates) == (f"did you mean '{expected}'?" if expected else None)

@@ -18,10 +18,14 @@ from .common import output_file
 from .convert import _flow
 
 FAMILIES = {
+    "input": "Learned inputs",
     "conv": "Weighted layers",
     "rgb": "Image heads",
     "norm": "Normalization",
     "resample": "Resampling",
+    "filter": "Filters",
+    "shape": "Shape",
+    "noise": "Noise",
     "attention": "Attention",
     "stddev": "Minibatch statistics",
     "regularization": "Regularization",

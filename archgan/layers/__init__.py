@@ -1,6 +1,18 @@
 """Layer types. Importing this package registers every built-in type (one file per family); nothing
 here imports torch (the modules are in layers/modules/, imported when a network is built)."""
-from . import activations, attention, conv, dropout, norm, resample, stddev  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    activations,
+    attention,
+    blur,
+    constant,
+    conv,
+    dropout,
+    noise,
+    norm,
+    resample,
+    shape,
+    stddev,
+)
 from .registry import (
     BuildContext,
     LayerType,

@@ -2,7 +2,9 @@
 
 Equalized learning rate (Karras et al. 2018) draws weights from N(0, 1) and scales them at run time by
 gain/sqrt(fan_in); spectral normalization (Miyato et al. 2018) divides them by their largest singular
-value. Both are options of every weighted layer.
+value; `lr_multiplier` (StyleGAN's mapping network: 0.01) slows a layer's learning by storing its weight and
+bias divided by it and multiplying them back at run time; `init` chooses how the weight is drawn. All are
+options of every weighted layer (`weight_options`).
 """
 from __future__ import annotations
 
@@ -27,7 +29,11 @@ from .registry import (
 SQRT2 = math.sqrt(2.0)
 
 
-def _common_options(activation: str, gain: float) -> dict[str, Option]:
+INITS = ("auto", "normal", "orthogonal", "xavier")
+
+
+def weight_options(activation: str, gain: float) -> dict[str, Option]:
+    """The options every weighted layer has (conv, conv_transpose, dense, to_rgb, from_rgb)."""
     return {
         "bias": Option({"type": "boolean"}, "add a learned bias (one per output channel)", True),
         "activation": activation_option(activation),
@@ -38,6 +44,21 @@ def _common_options(activation: str, gain: float) -> dict[str, Option]:
         ),
         "gain": Option({"type": "number", "exclusiveMinimum": 0}, "gain of the equalized-LR scale", gain),
         "spectral_norm": Option({"type": "boolean"}, "divide the weight by its largest singular value", False),
+        "init": Option(
+            {"enum": list(INITS)},
+            "how the weight is drawn: auto (N(0,1) with equalized_lr, else PyTorch's default), normal "
+            "(std `init_scale`), orthogonal or xavier (uniform; gain `init_scale`); the bias starts at zero "
+            "unless auto without equalized_lr",
+            "auto",
+        ),
+        "init_scale": Option({"type": "number", "exclusiveMinimum": 0},
+                             "the std of init normal, the gain of init orthogonal and xavier", 1.0),
+        "lr_multiplier": Option(
+            {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+            "learning-rate multiplier of weight and bias: both are stored divided by it and multiplied by it "
+            "at run time, so their start is unchanged and they learn that much slower (StyleGAN's mapping: 0.01)",
+            1.0,
+        ),
     }
 
 
@@ -110,7 +131,7 @@ register(
         doc="2-D convolution; input channels come from the layer before.",
         options={"channels": Option(WIDTH, "output channels")}
         | _KERNEL_STRIDE_PADDING
-        | _common_options(activation="linear", gain=SQRT2),
+        | weight_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
         build=_build_conv,
         parameters=_conv_parameters,
@@ -126,7 +147,7 @@ register(
         doc="Generator output head of a stage: a convolution to the image channels (ProGAN: 1×1, gain 1, linear).",
         options={"kernel": Option(POSITIVE_SIZE, "kernel size (square)", 1),
                  "padding": _KERNEL_STRIDE_PADDING["padding"]}
-        | _common_options(activation="linear", gain=1.0),
+        | weight_options(activation="linear", gain=1.0),
         output_shape=_conv_shape,
         build=_build_conv,
         parameters=_conv_parameters,
@@ -146,7 +167,7 @@ register(
                                     "output channels; null or left out: inferred (see above)", None),
                  "kernel": Option(POSITIVE_SIZE, "kernel size (square)", 1),
                  "padding": _KERNEL_STRIDE_PADDING["padding"]}
-        | _common_options(activation="linear", gain=SQRT2),
+        | weight_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
         build=_build_conv,
         parameters=_conv_parameters,
@@ -182,7 +203,7 @@ register(
             "padding": Option(NON_NEGATIVE_SIZE, "implicit zero padding removed from each side", 0),
             "output_padding": Option(NON_NEGATIVE_SIZE, "extra rows/columns added to one side of the output", 0),
         }
-        | _common_options(activation="linear", gain=SQRT2),
+        | weight_options(activation="linear", gain=SQRT2),
         output_shape=_conv_transpose_shape,
         build=deferred("archgan.layers.modules.conv:build_conv_transpose"),
         parameters=lambda o, shape, context: conv_parameters(shape[0], o["channels"], o["kernel"], o["bias"]),
@@ -224,7 +245,7 @@ register(
                 None,
             ),
         }
-        | _common_options(activation="linear", gain=SQRT2),
+        | weight_options(activation="linear", gain=SQRT2),
         output_shape=lambda options, shape, context: dense_output_shape(options),
         build=deferred("archgan.layers.modules.conv:build_dense"),
         parameters=_dense_parameters,

@@ -1,8 +1,18 @@
-"""Normalization layers: pixelnorm (ProGAN) and batchnorm (their modules: modules/norm.py)."""
+"""Normalization layers: pixelnorm (ProGAN), batchnorm, instancenorm and layernorm (their modules:
+modules/norm.py)."""
 from __future__ import annotations
 
+import math
+
 from ..lazy import deferred
-from .registry import LayerType, Option, no_parameters, register, same_shape
+from .registry import (
+    LayerType,
+    Option,
+    feature_map,
+    no_parameters,
+    register,
+    same_shape,
+)
 
 register(
     LayerType(
@@ -35,5 +45,39 @@ register(
         build=deferred("archgan.layers.modules.norm:build_batchnorm"),
         parameters=lambda o, shape, context: 2 * shape[0] if o["affine"] else 0,
         example={"type": "batchnorm"},
+    )
+)
+
+register(
+    LayerType(
+        name="instancenorm",
+        family="norm",
+        doc="Instance normalization: each channel of each sample to zero mean and unit variance over its pixels "
+        "(StyleGAN's AdaIN before the style is applied; style transfer).",
+        options={
+            "eps": Option({"type": "number", "exclusiveMinimum": 0}, "added to the variance", 1e-5),
+            "affine": Option({"type": "boolean"}, "learn a per-channel scale and shift", False),
+        },
+        output_shape=lambda options, shape, context: feature_map(shape, "instancenorm"),
+        build=deferred("archgan.layers.modules.norm:build_instancenorm"),
+        parameters=lambda o, shape, context: 2 * shape[0] if o["affine"] else 0,
+        example={"type": "instancenorm"},
+    )
+)
+
+register(
+    LayerType(
+        name="layernorm",
+        family="norm",
+        doc="Layer normalization: each sample to zero mean and unit variance over all its values (channels and "
+        "pixels); with affine, a learned scale and shift per value, as torch's LayerNorm.",
+        options={
+            "eps": Option({"type": "number", "exclusiveMinimum": 0}, "added to the variance", 1e-5),
+            "affine": Option({"type": "boolean"}, "learn a scale and shift for every value of a sample", True),
+        },
+        output_shape=same_shape,
+        build=deferred("archgan.layers.modules.norm:build_layernorm"),
+        parameters=lambda o, shape, context: 2 * math.prod(shape) if o["affine"] else 0,
+        example={"type": "layernorm"},
     )
 )

@@ -31,7 +31,7 @@ def discriminator_step(context: StepContext) -> Terms:
     state.d_optimizer.zero_grad(set_to_none=True)
     parts = []
     for micro in context.micro_batches():
-        with context.autocast():
+        with context.autocast(), context.drawing(micro):
             with torch.no_grad():
                 fake = state.generator(micro.take(latents), depth, alpha).float()
             terms = context.loss.discriminator(context.critic(), micro.take(real), fake, micro.loss_context)
@@ -51,7 +51,7 @@ def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]
         state.d_optimizer.zero_grad(set_to_none=True)
         parts = []
         for micro in context.micro_batches():
-            with context.autocast():
+            with context.autocast(), context.drawing(micro):
                 penalty = regularizer.penalty(context.critic(), micro.take(context.real), micro.loss_context)
             context.backward(penalty * regularizer.interval, context.discriminator, micro)
             parts.append((micro, {"loss": penalty}))
@@ -69,7 +69,7 @@ def generator_step(context: StepContext) -> Terms:
     state.g_optimizer.zero_grad(set_to_none=True)
     parts = []
     for micro in context.micro_batches():
-        with context.autocast():
+        with context.autocast(), context.drawing(micro):
             fake = context.generator(micro.take(latents), depth, alpha).float()
             terms = context.loss.generator(context.critic(trained=False), micro.take(context.real), fake,
                                            micro.loss_context)

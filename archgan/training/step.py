@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from ..layers.modules.noise import Draws
 from ..losses.objectives import Loss, LossContext
+from ..networks.randomness import drawing_from
 from .plan import Position, StageSettings, split_rows
 from .state import TrainState
 
@@ -96,6 +98,13 @@ class StepContext:
             rows = index if self.rows is None else self.rows[index]
             self.state.noise.set_state(noise)
             yield MicroBatch(len(index) / count, index, replace(self.loss_context, rows=rows), part == parts - 1)
+
+    def drawing(self, micro: MicroBatch) -> contextlib.AbstractContextManager:
+        """The networks' random layers (noise) draw this micro-batch's rows of a draw for the global batch from
+        the state's noise generator, right after the latents and before the loss's draws, as the whole batch would."""
+        loss_context = micro.loss_context
+        draws = Draws(self.state.noise, loss_context.rows, loss_context.batch)
+        return drawing_from(draws, self.state.generator, self.state.discriminator)
 
     @staticmethod
     def backward(loss: torch.Tensor, network: nn.Module, micro: MicroBatch) -> None:

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..conv import SQRT2
+from ..conv import SQRT2, weight_options
 from ..registry import BuildContext, Options, Shape
 from .activations import build_activation
 from .conv import make_conv
@@ -18,7 +18,9 @@ def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch
 
 
 def _plain_conv_options(bias: bool, spectral: bool) -> Options:
-    return {"bias": bias, "activation": {"type": "linear"}, "equalized_lr": False, "gain": SQRT2, "spectral_norm": spectral}
+    """A plain convolution's options (PyTorch's initialisation, linear) with or without bias and spectral norm."""
+    defaults = {name: option.default for name, option in weight_options("linear", SQRT2).items()}
+    return defaults | {"bias": bias, "activation": {"type": "linear"}, "spectral_norm": spectral}
 
 
 class SelfAttention(nn.Module):

@@ -6,6 +6,9 @@ the two weight treatments the GAN literature uses:
   time by gain/sqrt(fan_in), so every weight learns at the same speed under Adam. The scale is applied
   to the weight (a few thousand multiplies) rather than to the activations.
 - spectral normalization (Miyato et al. 2018) through torch's parametrization.
+- a learning-rate multiplier (StyleGAN's mapping network, as stylegan2-ada-pytorch's FullyConnectedLayer):
+  weight and bias are stored divided by lr_multiplier and multiplied by it at run time, so the layer
+  computes the same at the start but its gradients, and so Adam's steps, shrink by that factor.
 """
 from __future__ import annotations
 
@@ -43,31 +46,50 @@ class WeightedLayer(nn.Module):
         self.output_shape = output_shape
         self.weight = nn.Parameter(torch.empty(weight_shape))
         self.bias = nn.Parameter(torch.zeros(bias_channels)) if options["bias"] else None
-        if options["equalized_lr"]:
-            nn.init.normal_(self.weight)
-            self.weight_scale = options["gain"] / math.sqrt(fan_in)
-        else:  # PyTorch's own initialisation for conv and linear layers
-            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        initialize(self.weight, self.bias, options)
+        lr_multiplier = options["lr_multiplier"]
+        with torch.no_grad():
+            self.weight.div_(lr_multiplier)
             if self.bias is not None:
-                bound = 1.0 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(self.weight)[0])
-                nn.init.uniform_(self.bias, -bound, bound)
-            self.weight_scale = 1.0
+                self.bias.div_(lr_multiplier)
+        equalized = options["gain"] / math.sqrt(fan_in) if options["equalized_lr"] else 1.0
+        self.weight_scale = equalized * lr_multiplier
+        self.bias_scale = lr_multiplier
         self.activation = build_activation(options["activation"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight * self.weight_scale if self.weight_scale != 1.0 else self.weight
+        bias = self.bias * self.bias_scale if self.bias is not None and self.bias_scale != 1.0 else self.bias
         if self.flatten_input:
             x = x.flatten(1)
         if self.output_shape is None:
-            x = self.operation(x, weight, self.bias, **self.operation_kwargs)
+            x = self.operation(x, weight, bias, **self.operation_kwargs)
         else:  # dense with reshape: one bias per channel of the reshaped map, as the official ProGAN
             x = self.operation(x, weight).view(x.shape[0], *self.output_shape)
-            if self.bias is not None:
-                x = x + self.bias.view(1, -1, 1, 1)
+            if bias is not None:
+                x = x + bias.view(1, -1, 1, 1)
         return self.activation(x)
 
     def extra_repr(self) -> str:
-        return f"weight={tuple(self.weight.shape)}, weight_scale={self.weight_scale:.6g}"
+        return f"weight={tuple(self.weight.shape)}, weight_scale={self.weight_scale:.6g}, bias_scale={self.bias_scale:.6g}"
+
+
+def initialize(weight: torch.Tensor, bias: torch.Tensor | None, options: Options) -> None:
+    """Draw the weight as `init` says (the bias starts at zero, except PyTorch's own default's)."""
+    init, scale = options["init"], options["init_scale"]
+    if init == "auto" and not options["equalized_lr"]:  # PyTorch's own initialisation of conv and linear layers
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+        if bias is not None:
+            bound = 1.0 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(weight)[0])
+            nn.init.uniform_(bias, -bound, bound)
+    elif init == "auto":
+        nn.init.normal_(weight)
+    elif init == "normal":
+        nn.init.normal_(weight, std=scale)
+    elif init == "orthogonal":
+        nn.init.orthogonal_(weight, gain=scale)
+    else:
+        nn.init.xavier_uniform_(weight, gain=scale)
 
 
 def make_conv(

@@ -1,4 +1,4 @@
-"""Normalization modules: pixelnorm and batchnorm."""
+"""Normalization modules: pixelnorm, and torch's batchnorm, instancenorm and layernorm."""
 from __future__ import annotations
 
 import torch
@@ -35,3 +35,11 @@ def build_pixelnorm(options: Options, shape: Shape, context: BuildContext) -> nn
 def build_batchnorm(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
     norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
     return norm(shape[0], eps=options["eps"], momentum=options["momentum"], affine=options["affine"])
+
+
+def build_instancenorm(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
+    return nn.InstanceNorm2d(shape[0], eps=options["eps"], affine=options["affine"])
+
+
+def build_layernorm(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
+    return nn.LayerNorm(shape, eps=options["eps"], elementwise_affine=options["affine"])
