@@ -181,7 +181,7 @@ def test_canonical_json_is_fully_explicit():
     assert conv == {
         "type": "conv", "channels": 32, "kernel": 3, "stride": 1, "padding": "same", "bias": True,
         "activation": {"type": "lrelu", "slope": 0.2}, "equalized_lr": True, "gain": 1.4142135623730951,
-        "spectral_norm": False,
+        "spectral_norm": False, "init": "auto", "init_scale": 1.0, "lr_multiplier": 1.0,
     }
     assert document["stages"][1]["from_rgb"][0]["channels"] == 64
 
