@@ -12,7 +12,7 @@ import torch
 from ..losses.objectives import Loss, Regularizer
 from .config import TrainingConfig
 from .ema import ema_decay, update_ema
-from .step import StepContext, Terms, accumulated
+from .step import MicroBatch, StepContext, Terms
 
 
 @dataclass(frozen=True)
@@ -28,17 +28,16 @@ def discriminator_step(context: StepContext) -> Terms:
     state, depth, alpha = context.state, context.position.depth, context.position.alpha
     state.discriminator.requires_grad_(True)
     real, latents = context.draw_real(), context.latents()
+
+    def compute(micro: MicroBatch) -> Terms:
+        with torch.no_grad():
+            fake = state.generator(micro.take(latents), depth, alpha).float()
+        return context.loss.discriminator(context.critic(), micro.take(real), fake, micro.loss_context)
+
     state.d_optimizer.zero_grad(set_to_none=True)
-    parts = []
-    for micro in context.micro_batches():
-        with context.autocast(), context.drawing(micro):
-            with torch.no_grad():
-                fake = state.generator(micro.take(latents), depth, alpha).float()
-            terms = context.loss.discriminator(context.critic(), micro.take(real), fake, micro.loss_context)
-        context.backward(terms["loss"], context.discriminator, micro)
-        parts.append((micro, terms))
+    terms = context.accumulate(context.discriminator, compute)
     state.d_optimizer.step()
-    return accumulated(parts)
+    return terms
 
 
 def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]:
@@ -48,15 +47,14 @@ def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]
     def run(context: StepContext) -> Terms:
         state = context.state
         state.discriminator.requires_grad_(True)
+
+        def compute(micro: MicroBatch) -> Terms:
+            return {"loss": regularizer.penalty(context.critic(), micro.take(context.real), micro.loss_context)}
+
         state.d_optimizer.zero_grad(set_to_none=True)
-        parts = []
-        for micro in context.micro_batches():
-            with context.autocast(), context.drawing(micro):
-                penalty = regularizer.penalty(context.critic(), micro.take(context.real), micro.loss_context)
-            context.backward(penalty * regularizer.interval, context.discriminator, micro)
-            parts.append((micro, {"loss": penalty}))
+        terms = context.accumulate(context.discriminator, compute, weight=regularizer.interval)
         state.d_optimizer.step()
-        return accumulated(parts)
+        return terms
 
     return run
 
@@ -66,17 +64,15 @@ def generator_step(context: StepContext) -> Terms:
     state, depth, alpha = context.state, context.position.depth, context.position.alpha
     state.discriminator.requires_grad_(False)
     latents = context.latents()
+
+    def compute(micro: MicroBatch) -> Terms:
+        fake = context.generator(micro.take(latents), depth, alpha).float()
+        return context.loss.generator(context.critic(trained=False), micro.take(context.real), fake, micro.loss_context)
+
     state.g_optimizer.zero_grad(set_to_none=True)
-    parts = []
-    for micro in context.micro_batches():
-        with context.autocast(), context.drawing(micro):
-            fake = context.generator(micro.take(latents), depth, alpha).float()
-            terms = context.loss.generator(context.critic(trained=False), micro.take(context.real), fake,
-                                           micro.loss_context)
-        context.backward(terms["loss"], context.generator, micro)
-        parts.append((micro, terms))
+    terms = context.accumulate(context.generator, compute)
     state.g_optimizer.step()
-    return accumulated(parts)
+    return terms
 
 
 def ema_step(beta: float, warmup: bool) -> Callable[[StepContext], None]:

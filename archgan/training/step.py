@@ -106,13 +106,19 @@ class StepContext:
         draws = Draws(self.state.noise, loss_context.rows, loss_context.batch)
         return drawing_from(draws, self.state.generator, self.state.discriminator)
 
-    @staticmethod
-    def backward(loss: torch.Tensor, network: nn.Module, micro: MicroBatch) -> None:
-        """The micro-batch's share of the gradient; with several processes, DDP averages the gradients
-        across them once, after the last micro-batch."""
-        sync = contextlib.nullcontext() if micro.last or not hasattr(network, "no_sync") else network.no_sync()
-        with sync:
-            micro.scaled(loss).backward()
+    def accumulate(self, network: nn.Module, compute: Callable[[MicroBatch], Terms], weight: float = 1) -> Terms:
+        """`compute(micro)` (its terms; 'loss' is minimized) for every micro-batch, each backward weighted by
+        its share (and `weight`: a lazy regularizer's interval) into `network`'s gradients; with several
+        processes DDP averages them once, after the last micro-batch. Returns the whole batch's terms."""
+        parts = []
+        for micro in self.micro_batches():
+            with self.autocast(), self.drawing(micro):
+                terms = compute(micro)
+            sync = contextlib.nullcontext() if micro.last or not hasattr(network, "no_sync") else network.no_sync()
+            with sync:
+                micro.scaled(terms["loss"] if weight == 1 else terms["loss"] * weight).backward()
+            parts.append((micro, terms))
+        return accumulated(parts)
 
     def critic(self, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
         """D at this step's depth and alpha, scores in float32: the trained (wrapped) one, or the state's own."""
