@@ -6,13 +6,24 @@ import math
 
 from ..lazy import deferred
 from .registry import (
+    BuildContext,
     LayerType,
     Option,
+    Options,
+    Shape,
     feature_map,
     no_parameters,
     register,
     same_shape,
 )
+
+VARIANCE_EPS = Option({"type": "number", "exclusiveMinimum": 0}, "added to the variance", 1e-5)
+
+
+def per_channel_affine(options: Options, shape: Shape, context: BuildContext) -> int:
+    """A learned scale and shift per channel, when `affine`."""
+    return 2 * shape[0] if options["affine"] else 0
+
 
 register(
     LayerType(
@@ -37,13 +48,13 @@ register(
         family="norm",
         doc="Batch normalization over the channels of a map (or the features of a vector).",
         options={
-            "eps": Option({"type": "number", "exclusiveMinimum": 0}, "added to the variance", 1e-5),
+            "eps": VARIANCE_EPS,
             "momentum": Option({"type": "number", "minimum": 0, "maximum": 1}, "running-statistics momentum", 0.1),
             "affine": Option({"type": "boolean"}, "learn a per-channel scale and shift", True),
         },
         output_shape=same_shape,
         build=deferred("archgan.layers.modules.norm:build_batchnorm"),
-        parameters=lambda o, shape, context: 2 * shape[0] if o["affine"] else 0,
+        parameters=per_channel_affine,
         example={"type": "batchnorm"},
     )
 )
@@ -55,12 +66,12 @@ register(
         doc="Instance normalization: each channel of each sample to zero mean and unit variance over its pixels "
         "(StyleGAN's AdaIN before the style is applied; style transfer).",
         options={
-            "eps": Option({"type": "number", "exclusiveMinimum": 0}, "added to the variance", 1e-5),
+            "eps": VARIANCE_EPS,
             "affine": Option({"type": "boolean"}, "learn a per-channel scale and shift", False),
         },
         output_shape=lambda options, shape, context: feature_map(shape, "instancenorm"),
         build=deferred("archgan.layers.modules.norm:build_instancenorm"),
-        parameters=lambda o, shape, context: 2 * shape[0] if o["affine"] else 0,
+        parameters=per_channel_affine,
         example={"type": "instancenorm"},
     )
 )
@@ -72,7 +83,7 @@ register(
         doc="Layer normalization: each sample to zero mean and unit variance over all its values (channels and "
         "pixels); with affine, a learned scale and shift per value, as torch's LayerNorm.",
         options={
-            "eps": Option({"type": "number", "exclusiveMinimum": 0}, "added to the variance", 1e-5),
+            "eps": VARIANCE_EPS,
             "affine": Option({"type": "boolean"}, "learn a scale and shift for every value of a sample", True),
         },
         output_shape=same_shape,
