@@ -20,12 +20,13 @@ from safetensors.torch import load_file
 
 from archgan.cli import main
 from archgan.layers import BuildContext, layer_type, layer_types
-from archgan.layers.activations import normalize_activation
 from archgan.losses import normalize_loss
 from archgan.networks import build_network
+from archgan.networks.build import build_layer
 from archgan.resources import builtin_architectures
 from archgan.spec import load_spec, load_spec_text
 from archgan.spec.shapes import layer_parameters, trace
+from archgan.spec.templates import expand_layers
 from archgan.spec.stages import every_plan, stage_plan, stage_shapes
 from archgan.training.config import load_training_config
 from archgan.training.distributed import ActiveParts
@@ -109,12 +110,11 @@ def test_every_layer_types_example_counts_its_parameters(type_name, variant):
     options = {"type": type_name, **kind.defaults(), **kind.example}
     if variant == "all_on":
         options |= {k: True for k, o in kind.options.items() if o.schema.get("type") == "boolean"}
-    if "activation" in options:
-        options["activation"] = normalize_activation(options["activation"])
     shape = (3, 8, 8) if type_name == "from_rgb" else (16, 8, 8)
     context = BuildContext(image_channels=3)
-    module = kind.build(options, shape, context)
-    assert kind.parameters(options, shape, context) == _module_parameters(module)
+    (layer,) = expand_layers([options])
+    module = build_layer(layer, shape, context)
+    assert layer_parameters(layer, shape, context) == _module_parameters(module)
 
 
 # ------------------------------------------------------------------------------------ StagePlan

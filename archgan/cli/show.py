@@ -71,7 +71,7 @@ def render(spec: NetworkSpec) -> str:
         lines += ["", f"stage {stage.resolution}×{stage.resolution}", header]
         for row in stage.rows:
             count = "" if row.parameters is None else f"{row.parameters:,}"
-            name = f"({row.layer})" if row.head else row.layer
+            name = "  " * row.depth + (f"({row.layer})" if row.head and row.depth == 0 else row.layer)
             lines.append(f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}")
         lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
         lines.append(f"  values kept for the backward pass per image while this stage fades in: {activations[stage.resolution]:,}")

@@ -3,6 +3,7 @@ here imports torch (the modules are in layers/modules/, imported when a network 
 from . import (  # noqa: F401  (registration)
     activations,
     attention,
+    blocks,
     blur,
     constant,
     conv,

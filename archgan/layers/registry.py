@@ -40,13 +40,50 @@ MAX_WIDTH = 2**14
 a typo, and a 3×3 convolution this wide already holds 2.4 billion weights."""
 MAX_SIZE = 2**13
 """Upper bound of resolutions and of every spatial option (kernel, stride, padding, factor): 8× ProGAN's 1024."""
+MAX_REPEAT = 2**10
+"""Upper bound of an entry's `repeat` (the whole network is bounded separately, see spec/templates.py)."""
 WIDTH = {"type": "integer", "minimum": 1, "maximum": MAX_WIDTH}
 POSITIVE_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}
 NON_NEGATIVE_SIZE = {"type": "integer", "minimum": 0, "maximum": MAX_SIZE}
 
 
+LAYER_LIST = {"$ref": "#/$defs/layer_list"}
+"""The schema of an option that holds a layer list: it makes its layer type a block (see LayerType)."""
+LAYER_LISTS = {"type": "array", "minItems": 2, "items": LAYER_LIST}
+"""The schema of an option that holds several layer lists (the branches of a merge)."""
+NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+ENTRY_KEYS = {
+    "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 64,
+             "description": "the name of this entry's parameters (stages.16x16.NAME.weight) instead of its position, "
+             "so inserting a layer before it does not rename them; letters, digits and _, not starting with a digit"},
+    "repeat": {"type": "integer", "minimum": 1, "maximum": MAX_REPEAT,
+               "description": "this many copies of the entry in a row; a name gets the copy's number (res0, res1, ...)"},
+}
+"""Keys every entry may have besides its type's options."""
+RESERVED_NAMES = frozenset({
+    "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double",
+    "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
+    "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+    "named_modules", "named_parameters", "parameters", "register_backward_hook", "register_buffer",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook",
+    "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
+    "training", "type", "xpu", "zero_grad", "append", "extend", "insert", "pop",
+})
+"""Names an entry cannot take: attributes of torch's Module and Sequential, which a submodule cannot shadow
+(a test checks this list against torch's)."""
+
+
 class ShapeError(ValueError):
     """A layer cannot take the input it is given; the message says why in the user's terms."""
+
+
+def format_shape(shape: Shape) -> str:
+    """'64×16×16' for a map, '512 features' for a vector: how every message writes a shape."""
+    if len(shape) == 1:
+        return f"{shape[0]} feature" + ("s" if shape[0] != 1 else "")
+    return "×".join(str(s) for s in shape)
 
 
 def feature_map(shape: Shape, layer: str) -> tuple[int, int, int]:
@@ -90,6 +127,12 @@ class LayerType:
     inner_values(options, input_shape, context) -> values per sample the module keeps for the backward pass
         besides its output and its activation's input (attention's score maps), for the memory estimate
         of `archgan validate` and `show` (archgan/spec/memory.py); None for layers that keep nothing else.
+
+    A type whose options include layer lists (schema LAYER_LIST or LAYER_LISTS) is a block: each list is a
+    path that reads the block's input, expanded, validated and built like a stage's layers. The block's
+    rules see its paths resolved: in `output_shape` each path option holds the path's output shape (a
+    list of them for LAYER_LISTS), in `build` the built path (an nn.Sequential; a list of them), and
+    `parameters` counts the block's own weights only (its paths are counted as layers of their own).
     """
 
     name: str
@@ -113,10 +156,19 @@ class LayerType:
     def defaults(self) -> dict[str, Any]:
         return {name: option.default for name, option in self.options.items() if not option.required}
 
+    @property
+    def paths(self) -> dict[str, bool]:
+        """A block's path options, each with whether it holds several layer lists (empty for a plain layer)."""
+        return {name: option.schema == LAYER_LISTS for name, option in self.options.items()
+                if option.schema in (LAYER_LIST, LAYER_LISTS)}
+
     def option_schema(self, strict: bool) -> dict[str, Any]:
-        """JSON Schema of an entry of this type; `strict` also requires the REQUIRED options
-        (used after defaults and templates are expanded, when every option must be present)."""
-        return options_schema(self.options, strict, const_type=self.name) | {"description": self.doc}
+        """JSON Schema of an entry of this type. `strict` describes an expanded entry: every REQUIRED option
+        present, no `repeat`, and a block's paths left out (they are expanded and checked layer by layer)."""
+        options = {name: option for name, option in self.options.items() if not (strict and name in self.paths)}
+        schema = options_schema(options, strict, const_type=self.name) | {"description": self.doc}
+        schema["properties"] |= {key: value for key, value in ENTRY_KEYS.items() if not (strict and key == "repeat")}
+        return schema
 
 
 BUILTIN = "archgan"

@@ -1,6 +1,8 @@
-"""Spec -> modules: every layer entry becomes the module its registered type builds."""
+"""Spec -> modules: every entry becomes the module its registered type builds; a block's paths are built
+first, as layer lists of their own, and handed to the block's builder."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Sequence
 
 from torch import nn
@@ -11,6 +13,14 @@ from ..spec.shapes import trace
 
 
 def build_layers(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext) -> nn.Sequential:
-    """An nn.Sequential of the layers (module i is layer i of the list) for inputs of `shape`."""
-    return nn.Sequential(*(layer_type(layer.type).build(layer.to_dict(), received, context)
-                           for layer, received, _ in trace(layers, shape, context)))
+    """An nn.Sequential of the layers for inputs of `shape`; each module is named by its entry's `name`,
+    else by its position in the list (so unnamed layers keep the names they always had)."""
+    return nn.Sequential(OrderedDict(
+        (layer.name or str(index), build_layer(layer, received, context))
+        for index, (layer, received, _) in enumerate(trace(layers, shape, context))
+    ))
+
+
+def build_layer(layer: LayerSpec, shape: Shape, context: BuildContext) -> nn.Module:
+    paths = {path: build_layers(layers, shape, context) for path, layers in layer.paths()}
+    return layer_type(layer.type).build(layer.resolved(paths), shape, context)

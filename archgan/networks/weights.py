@@ -120,20 +120,30 @@ def trained_position(path: str | os.PathLike[str], metadata: dict[str, str] | No
 
 
 def describe_key(spec: NetworkSpec | None, key: str) -> str:
-    """'stage 16×16, layer 1 (conv 3×3)' for a state-dict key of a growable network of `spec`."""
-    match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)x\d+\.(\d+)\.", key)
+    """'stage 16×16, layer 1 (conv 3×3)' for a state-dict key of a growable network of `spec`; inside a
+    block, 'stage 16×16, layer res0 (residual), main, layer 1 (conv 3×3)'."""
+    match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)x\d+\.(.+)$", key)
     if not match or spec is None:
         return "not part of any spec layer"
-    part, resolution, layer_index = match.group(1), int(match.group(2)), int(match.group(3))
+    part, resolution, rest = match.group(1), int(match.group(2)), match.group(3).split(".")
     stage = next((s for s in spec.stages if s.resolution == resolution), None)
     if stage is None:
         return f"a {resolution}×{resolution} stage, which this spec does not have"
     layers = stage.layers if part == "stages" else stage.rgb
-    where = f"stage {resolution}×{resolution}" + ("" if part == "stages" else f" {part}")
-    if layer_index >= len(layers):
-        return f"{where}, layer {layer_index}, which this spec does not have"
-    layer = layers[layer_index]
-    return f"{where}, layer {layer_index} ({layer_type(layer.type).label(layer.to_dict())})"
+    where = [f"stage {resolution}×{resolution}" + ("" if part == "stages" else f" {part}")]
+    while rest:
+        names = {layer.name or str(index): layer for index, layer in enumerate(layers)}
+        layer = names.get(rest[0])
+        if layer is None:
+            return f"{', '.join(where)}, layer {rest[0]}, which this spec does not have"
+        where.append(f"layer {rest[0]} ({layer_type(layer.type).label(layer.to_dict())})")
+        paths = dict(layer.paths())
+        path = next((p for p in paths if rest[1:1 + p.count(".") + 1] == p.split(".")), None)
+        if path is None:
+            break
+        where.append(path)
+        layers, rest = paths[path], rest[2 + path.count("."):]
+    return ", ".join(where)
 
 
 def load_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str, strict: bool = True,

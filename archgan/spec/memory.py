@@ -31,15 +31,16 @@ class StageActivations:
 
 
 def _layers(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext) -> tuple[int, int]:
-    """(values kept, largest tensor) of one layer list, per sample."""
+    """(values kept, largest tensor) of one layer list, per sample; a block keeps what its paths keep."""
     kept = largest = 0
     for layer, received, made in trace(layers, shape, context):
         options = layer.to_dict()
         nonlinear = options.get("activation", {"type": "linear"})["type"] != "linear"
         rule = layer_type(layer.type).inner_values
-        inner = rule(options, received, context) if rule else 0
-        kept += prod(made) * (2 if nonlinear else 1) + inner
-        largest = max(largest, prod(made), inner)
+        own = rule(options, received, context) if rule else 0
+        paths = [_layers(path, received, context) for _, path in layer.paths()]
+        kept += prod(made) * (2 if nonlinear else 1) + own + sum(path_kept for path_kept, _ in paths)
+        largest = max(largest, prod(made), own, *(path_largest for _, path_largest in paths))
     return kept, largest
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Iterable, Iterator, Literal, Mapping
 
-from ..layers.registry import plugins_of
+from ..layers.registry import layer_type, plugins_of
 from ..layers.resample import DOWNSAMPLE_MODES, UPSAMPLE_MODES
 from .errors import Location
 
@@ -29,19 +29,57 @@ def stage_key(resolution: int) -> str:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer: its registered type and every option, defaults included."""
+    """One entry: its registered type, every option (defaults included) and its name, if it has one. A
+    block's path options hold its paths as tuples of LayerSpec (a tuple of those for several)."""
 
     type: str
     options: Mapping[str, Any]
     location: Location = field(default=Location("<memory>"), compare=False, repr=False)
+    name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **self.options}
+        entry: dict[str, Any] = {"type": self.type} | ({"name": self.name} if self.name else {})
+        return entry | {key: _plain(value) for key, value in self.options.items()}
+
+    def paths(self) -> Iterator[tuple[str, tuple[LayerSpec, ...]]]:
+        """A block's paths by their module names ('main', 'branches.0', ...); nothing for a plain layer."""
+        for option, several in layer_type(self.type).paths.items():
+            value = self.options[option]
+            if several:
+                yield from ((f"{option}.{index}", layers) for index, layers in enumerate(value))
+            else:
+                yield option, value
+
+    def resolved(self, per_path: Mapping[str, Any]) -> dict[str, Any]:
+        """to_dict() with each path replaced by `per_path[its name]`: what a block's registry rules read."""
+        entry = self.to_dict()
+        for option, several in layer_type(self.type).paths.items():
+            count = len(self.options[option])
+            entry[option] = [per_path[f"{option}.{i}"] for i in range(count)] if several else per_path[option]
+        return entry
+
+    def walk(self) -> Iterator[LayerSpec]:
+        """This entry and every entry inside its paths, depth first."""
+        yield self
+        for _, layers in self.paths():
+            for layer in layers:
+                yield from layer.walk()
 
     def type_names(self) -> Iterator[str]:
-        """This layer's type and those of the entries in its options (an `activation: {type: ...}`)."""
-        yield self.type
-        yield from _entry_types(list(self.options.values()))
+        """The types of this entry, of the entries in its paths and of those in its options (an
+        `activation: {type: ...}`)."""
+        for layer in self.walk():
+            yield layer.type
+            yield from _entry_types([value for key, value in layer.options.items() if key not in layer_type(layer.type).paths])
+
+
+def _plain(value: Any) -> Any:
+    """An option's value as JSON data (a block's paths as lists of entries)."""
+    if isinstance(value, LayerSpec):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _entry_types(value: Any) -> Iterator[str]:
@@ -50,6 +88,12 @@ def _entry_types(value: Any) -> Iterator[str]:
     children = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
     for child in children:
         yield from _entry_types(child)
+
+
+def walk_layers(layers: Iterable[LayerSpec]) -> Iterator[LayerSpec]:
+    """Every entry of a layer list, those inside blocks included."""
+    for layer in layers:
+        yield from layer.walk()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from ..layers import layer_types, names_in_family
 from ..layers.activations import ACTIVATION_FAMILY
-from ..layers.registry import POSITIVE_SIZE, WIDTH
+from ..layers.registry import ENTRY_KEYS, NAME_PATTERN, POSITIVE_SIZE, WIDTH
 from .model import FADE_RESAMPLE, RGB_KEY, Role
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -45,9 +45,10 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
     activations = names_in_family(ACTIVATION_FAMILY)
     rgb = RGB_KEY[role]
     defaults_per_type = {}
-    for name in names:
+    for name in names:  # a default for every option but the entry's own keys and a block's paths
         fragment = types[name].option_schema(strict=False)
-        fragment["properties"] = {k: v for k, v in fragment["properties"].items() if k != "type"}
+        own = {"type", *ENTRY_KEYS, *types[name].paths}
+        fragment["properties"] = {k: v for k, v in fragment["properties"].items() if k not in own}
         defaults_per_type[name] = fragment
 
     properties: dict[str, Any] = {
@@ -85,12 +86,30 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
         },
         "templates": {
             "type": "object",
-            "description": "named layers or layer lists, used in a layer list as {use: NAME, option: override}",
+            "description": "named layers or layer lists, used in a layer list as {use: NAME, option: override}; "
+            "{params: [in, out], layers: [...]} takes values for the `$in`, `$out` in its layers: "
+            "{use: NAME, in: 64, out: 128}",
             "additionalProperties": {
                 "if": {"type": "array"},
                 "then": {"$ref": "#/$defs/layer_list"},
-                "else": {"$ref": "#/$defs/layer"},
+                "else": {
+                    "if": {"type": "object", "required": ["params"]},
+                    "then": {"$ref": "#/$defs/parameterized_template"},
+                    "else": {"$ref": "#/$defs/layer"},
+                },
             },
+        },
+        "width": {
+            "type": "object",
+            "description": "scale every `channels` above 1 of the network: round(channels × multiplier), at most "
+            "max_channels (as Ultralytics' scales); one channel is a score, not a width, and stays",
+            "properties": {
+                "multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 64,
+                               "description": "e.g. 0.25 for a network a quarter as wide"},
+                "max_channels": dict(WIDTH, description="the widest a scaled layer becomes"),
+            },
+            "required": ["multiplier"],
+            "additionalProperties": False,
         },
         rgb: {
             "$ref": "#/$defs/layer_list",
@@ -130,11 +149,24 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
                 "additionalProperties": False,
             },
             "layer_list": {"type": "array", "items": {"$ref": "#/$defs/layer"}},
+            "parameterized_template": {
+                "type": "object",
+                "title": "a template with parameters {params: [NAME, ...], layers: [...]}",
+                "properties": {
+                    "params": {"type": "array", "minItems": 1, "uniqueItems": True,
+                               "items": {"type": "string", "pattern": NAME_PATTERN},
+                               "description": "names its layers refer to as `$NAME`; every use gives each a value"},
+                    "layers": {"type": "array", "items": {"type": "object"},
+                               "description": "checked once the values of a use are in"},
+                },
+                "required": ["params", "layers"],
+                "additionalProperties": False,
+            },
             "layer": {
                 "type": "object",
                 "title": "a layer entry {type: NAME, ...options} or a template use {use: NAME, ...overrides}",
                 "if": {"required": ["use"]},
-                "then": {"properties": {"use": {"type": "string"}}},
+                "then": {"properties": {"use": {"type": "string"}, **ENTRY_KEYS}},
                 "else": {
                     "required": ["type"],
                     "properties": {"type": {"enum": names}},

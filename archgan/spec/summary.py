@@ -9,7 +9,7 @@ from typing import Sequence
 from ..layers import BuildContext, Shape, layer_type
 from ..layers.activations import activation_label
 from .model import LayerSpec, NetworkSpec
-from .shapes import format_shape, layer_parameters, trace
+from .shapes import format_shape, layer_parameters, output_shape, trace
 from .stages import image_shape, stage_plan, stage_shapes
 
 
@@ -18,8 +18,9 @@ class LayerRow:
     layer: str
     activation: str
     output_shape: str
-    parameters: int | None  # None for the input row
+    parameters: int | None  # None for the input row; a block's include its paths'
     head: bool = False  # a to_rgb / from_rgb layer
+    depth: int = 0  # 0 for an entry of the stage, 1 for a block's path, 2 for an entry in it, ...
 
 
 @dataclass(frozen=True)
@@ -29,20 +30,28 @@ class StageSummary:
 
     @property
     def parameters(self) -> int:
-        return sum(row.parameters or 0 for row in self.rows)
+        return sum(row.parameters or 0 for row in self.rows if row.depth == 0)
 
     @property
     def head_parameters(self) -> int:
-        return sum(row.parameters or 0 for row in self.rows if row.head)
+        return sum(row.parameters or 0 for row in self.rows if row.head and row.depth == 0)
 
 
-def _rows(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext, head: bool) -> list[LayerRow]:
+def _rows(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext, head: bool, depth: int = 0) -> list[LayerRow]:
+    """A row per entry; a block's row is followed by a row per path and the rows of the path's entries."""
     rows = []
     for layer, received, made in trace(layers, shape, context):
         options = layer.to_dict()
         activation = activation_label(options["activation"]) if "activation" in options else ""
-        rows.append(LayerRow(layer_type(layer.type).label(options), activation, format_shape(made),
-                             layer_parameters(layer, received, context), head))
+        label = layer_type(layer.type).label(options)
+        rows.append(LayerRow(f"{layer.name}: {label}" if layer.name else label, activation, format_shape(made),
+                             layer_parameters(layer, received, context), head, depth))
+        for path, inner in layer.paths():
+            inner_rows = _rows(inner, received, context, head, depth + 2)
+            out = output_shape(inner, received, context)
+            rows.append(LayerRow(path + ("" if inner else " (identity)"), "", format_shape(out),
+                                 sum(row.parameters or 0 for row in inner_rows if row.depth == depth + 2), head, depth + 1))
+            rows += inner_rows
     return rows
 
 

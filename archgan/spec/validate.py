@@ -10,7 +10,7 @@ import jsonschema
 
 from ..layers import BuildContext, Shape
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
-from .model import RGB_KEY, LayerSpec, NetworkSpec, StageSpec
+from .model import RGB_KEY, LayerSpec, NetworkSpec, StageSpec, walk_layers
 from .shapes import format_shape, output_shape
 from .stages import StagePlan, StageShapes, image_shape, iter_stage_shapes, stage_plan
 from .summary import summarize
@@ -179,7 +179,7 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
     makes or reads an image of its size and hands the next stage what it expects. Returns the spec
     with the from_rgb widths left out filled in."""
     for stage in spec.stages:
-        for layer in stage.layers + stage.rgb:
+        for layer in walk_layers(stage.layers + stage.rgb):
             check_layer_options(layer)
             _check_head_role(spec, layer)
     for index in range(1, len(spec.stages)):

@@ -13,6 +13,7 @@ from ..errors import SetupError
 from ..layers import layer_type
 from ..losses import LOSSES
 from ..spec import Location, NetworkSpec, SpecError
+from ..spec.model import walk_layers
 from .config import TrainingConfig
 from .memory import MemoryEstimate, check_memory, estimate_memory, format_bytes
 
@@ -70,8 +71,8 @@ def split_rows(count: int, group: int, parts: int, part: int) -> list[int]:
 def batch_group(discriminator: NetworkSpec) -> int:
     """The most samples a discriminator layer reads together (minibatch stddev's group; 1 for none), by
     the layer types' `batch_group` capability."""
-    sizes = [kind.batch_group(layer.options) for stage in discriminator.stages for layer in stage.layers + stage.rgb
-             if (kind := layer_type(layer.type)).batch_group is not None]
+    sizes = [kind.batch_group(layer.options) for stage in discriminator.stages
+             for layer in walk_layers(stage.layers + stage.rgb) if (kind := layer_type(layer.type)).batch_group is not None]
     return max(sizes, default=1)
 
 
