@@ -20,12 +20,15 @@ class Option:
 
     `normalize` rewrites a valid value into its canonical form (e.g. an activation name into a
     full activation entry) so that saved specs never depend on defaults that might change.
+    `widen(value, scale)` says how a network's `width:` changes the option (a layer's channels), with
+    `scale` mapping one channel count to the scaled one; None for options that are not widths.
     """
 
     schema: Mapping[str, Any]
     doc: str
     default: Any = REQUIRED
     normalize: Callable[[Any], Any] | None = None
+    widen: Callable[[Any, Callable[[int], int]], Any] | None = None
 
     @property
     def required(self) -> bool:

@@ -92,7 +92,7 @@ def test_mismatches_are_listed_in_one_error(trained, write):
     with pytest.raises(WeightsError) as caught:
         load_generator(narrow, trained)
     message = str(caught.value)
-    assert "the weights do not fit the network 'pggan-small'" in message
+    assert "the weights do not fit the network 'narrow'" in message
     assert "missing tensors (2):\n    stages.16x16.5.weight [64×64×3×3] — stage 16×16, layer 5 (conv 3×3)" in message
     # the file's own tensors are labelled from the spec the file carries
     assert ("unexpected tensors (6):\n    stages.32x32.1.bias [32] — stage 32×32, layer 1 (conv 3×3) in the file's "

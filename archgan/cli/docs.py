@@ -19,6 +19,7 @@ from .convert import _flow
 
 FAMILIES = {
     "input": "Learned inputs",
+    "block": "Blocks",
     "conv": "Weighted layers",
     "rgb": "Image heads",
     "norm": "Normalization",
@@ -58,7 +59,11 @@ def layer_reference() -> str:
         "",
         "A layer entry is `{type: NAME, option: value, ...}`; options left out take the defaults below, or the",
         "file's `defaults:` for the type. Input channels are never written: each layer takes what the one",
-        "before it gives.",
+        "before it gives. Every entry may also have `name: NAME` (its parameters are then",
+        "`stages.16x16.NAME.weight` rather than named by position, so inserting a layer before it renames",
+        "nothing) and `repeat: N` (N copies in a row; a name gets the copy's number: res0, res1, ...). A",
+        "block's options that hold layer lists are its paths: each reads the block's input and is written,",
+        "expanded and checked like a stage's layers (docs/writing-an-architecture.md, \"Blocks and branches\").",
         "",
     ]
     types = layer_types()

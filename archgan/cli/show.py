@@ -74,7 +74,8 @@ def render(spec: NetworkSpec) -> str:
             name = "  " * row.depth + (f"({row.layer})" if row.head and row.depth == 0 else row.layer)
             lines.append(f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}")
         lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
-        lines.append(f"  values kept for the backward pass per image while this stage fades in: {activations[stage.resolution]:,}")
+        when = " while this stage fades in" if len(stages) > 1 else ""
+        lines.append(f"  values kept for the backward pass per image{when}: {activations[stage.resolution]:,}")
     total = sum(stage.parameters for stage in stages)
     growing_heads = growing_head_parameters(spec, stages)
     head = "to_rgb" if spec.role == "generator" else "from_rgb"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import WeightsError
 from ..spec import NetworkSpec, Role, load_spec_text
-from ..spec.model import stage_key
+from ..spec.model import RGB_KEY, stage_key
 
 if TYPE_CHECKING:
     import torch
@@ -72,25 +72,16 @@ def resolutions(role: Role, depth: int) -> list[int]:
 
 
 def _rename(key: str, role: Role, sizes: list[int]) -> str:
-    """One of their keys under our name (keys we do not know stay as they are, so a strict load lists them)."""
-    if role == "generator":
-        match = re.match(r"layers\.(\d+)\.conv_([12])\.(weight|bias)$", key)
-        if match:
-            stage, conv, kind = int(match.group(1)), int(match.group(2)), match.group(3)
-            layer = (1, 2)[conv - 1] if stage == 0 else (1, 3)[conv - 1]  # after pixelnorm / upsample
-            return f"stages.{stage_key(sizes[stage])}.{layer}.{kind}"
-        match = re.match(r"rgb_converters\.(\d+)\.(weight|bias)$", key)
-        if match:
-            return f"to_rgb.{stage_key(sizes[int(match.group(1))])}.0.{match.group(2)}"
-        return key
-    match = re.match(r"layers\.(\d+)\.conv_([123])\.(weight|bias)$", key)
+    """One of their keys under our name: the built-in spec names its convolutions as they do (conv_1, …), so
+    only the stage index becomes a resolution (keys we do not know stay as they are, so a strict load lists
+    them)."""
+    match = re.match(r"layers\.(\d+)\.(conv_[123]\.(?:weight|bias))$", key)
     if match:
-        stage, conv, kind = int(match.group(1)), int(match.group(2)), match.group(3)
-        layer = conv if stage == len(sizes) - 1 else conv - 1  # the final block starts with minibatch stddev
-        return f"stages.{stage_key(sizes[stage])}.{layer}.{kind}"
-    match = re.match(r"from_rgb\.(\d+)\.0\.(weight|bias)$", key)
+        return f"stages.{stage_key(sizes[int(match.group(1))])}.{match.group(2)}"
+    head = r"rgb_converters\.(\d+)\.(weight|bias)$" if role == "generator" else r"from_rgb\.(\d+)\.0\.(weight|bias)$"
+    match = re.match(head, key)
     if match:
-        return f"from_rgb.{stage_key(sizes[int(match.group(1))])}.0.{match.group(2)}"
+        return f"{RGB_KEY[role]}.{stage_key(sizes[int(match.group(1))])}.0.{match.group(2)}"
     return key
 
 

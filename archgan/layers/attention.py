@@ -8,6 +8,7 @@ from ..lazy import deferred
 from .activations import activation_option
 from .conv import conv_output_size, conv_parameters
 from .registry import (NON_NEGATIVE_SIZE, POSITIVE_SIZE, WIDTH, BuildContext, LayerType, Option, Options, Shape,
+                       channels_option,
                        ShapeError, feature_map, register)
 
 
@@ -120,7 +121,7 @@ register(
         doc="FAGAN's full-attention layer: k×k query/key/value convolutions (transposed to upsample) "
         "attending over all output positions, blended by a gamma from 0 with a residual convolution.",
         options={
-            "channels": Option(WIDTH, "output channels"),
+            "channels": channels_option(),
             "kernel": Option(POSITIVE_SIZE, "kernel size of all four convolutions", 1),
             "stride": Option(POSITIVE_SIZE, "stride (the upsampling factor when transposed)", 1),
             "padding": Option(NON_NEGATIVE_SIZE, "padding", 0),

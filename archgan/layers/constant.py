@@ -3,7 +3,7 @@ from the latent); its module: modules/constant.py."""
 from __future__ import annotations
 
 from ..lazy import deferred
-from .registry import POSITIVE_SIZE, WIDTH, LayerType, Option, register
+from .registry import POSITIVE_SIZE, LayerType, Option, channels_option, register
 
 register(
     LayerType(
@@ -11,7 +11,7 @@ register(
         family="input",
         doc="A learned channels×size×size map, the same for every sample, drawn from N(0, 1) (StyleGAN); it "
         "reads only the batch size of its input (the latent), so the latent enters through other layers.",
-        options={"channels": Option(WIDTH, "channels of the map"),
+        options={"channels": channels_option("channels of the map"),
                  "size": Option(POSITIVE_SIZE, "height and width of the map", 4)},
         output_shape=lambda options, shape, context: (options["channels"], options["size"], options["size"]),
         build=deferred("archgan.layers.modules.constant:build"),

@@ -22,6 +22,7 @@ from .registry import (
     Options,
     Shape,
     ShapeError,
+    channels_option,
     feature_map,
     register,
 )
@@ -129,7 +130,7 @@ register(
         name="conv",
         family="conv",
         doc="2-D convolution; input channels come from the layer before.",
-        options={"channels": Option(WIDTH, "output channels")}
+        options={"channels": channels_option()}
         | _KERNEL_STRIDE_PADDING
         | weight_options(activation="linear", gain=SQRT2),
         output_shape=_conv_shape,
@@ -163,8 +164,8 @@ register(
         doc="Discriminator input head of a stage: a convolution from the image to `channels` feature maps. "
         "`channels` may be left out on every stage but the first: it is then the width the stage receives "
         "from the stage above it.",
-        options={"channels": Option({"anyOf": [WIDTH, {"type": "null"}]},
-                                    "output channels; null or left out: inferred (see above)", None),
+        options={"channels": channels_option("output channels; null or left out: inferred (see above)",
+                                             schema={"anyOf": [WIDTH, {"type": "null"}]}, default=None),
                  "kernel": Option(POSITIVE_SIZE, "kernel size (square)", 1),
                  "padding": _KERNEL_STRIDE_PADDING["padding"]}
         | weight_options(activation="linear", gain=SQRT2),
@@ -197,7 +198,7 @@ register(
         family="conv",
         doc="2-D transposed convolution (e.g. 4×4 from a 1×1 latent, or ×2 upsampling with stride 2).",
         options={
-            "channels": Option(WIDTH, "output channels"),
+            "channels": channels_option(),
             "kernel": Option(POSITIVE_SIZE, "kernel size (square)", 4),
             "stride": Option(POSITIVE_SIZE, "stride (the upsampling factor)", 1),
             "padding": Option(NON_NEGATIVE_SIZE, "implicit zero padding removed from each side", 0),
@@ -238,7 +239,7 @@ register(
         doc="Fully connected layer on the flattened input; with `reshape: [H, W]` it outputs a "
         "channels×H×W map with one bias per channel (ProGAN's 4×4 generator input).",
         options={
-            "channels": Option(WIDTH, "output features (output channels when reshaped)"),
+            "channels": channels_option("output features (output channels when reshaped)"),
             "reshape": Option(
                 {"anyOf": [{"type": "array", "items": POSITIVE_SIZE, "minItems": 2, "maxItems": 2}, {"type": "null"}]},
                 "[height, width] of the output map, or null for a flat vector",

@@ -25,7 +25,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from ..errors import PluginError
-from ..options import Option, options_schema
+from ..options import REQUIRED, Option, options_schema
 
 if TYPE_CHECKING:
     from torch import nn
@@ -49,11 +49,13 @@ NON_NEGATIVE_SIZE = {"type": "integer", "minimum": 0, "maximum": MAX_SIZE}
 
 LAYER_LIST = {"$ref": "#/$defs/layer_list"}
 """The schema of an option that holds a layer list: it makes its layer type a block (see LayerType)."""
-LAYER_LISTS = {"type": "array", "minItems": 2, "items": LAYER_LIST}
+LAYER_LISTS = {"type": "array", "minItems": 2, "items": LAYER_LIST, "title": "a list of two or more layer lists"}
 """The schema of an option that holds several layer lists (the branches of a merge)."""
 NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+"""Entry names and template params: they become module names and `$param` references."""
 ENTRY_KEYS = {
     "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 64,
+             "title": "a name of at most 64 letters, digits and _, not starting with a digit",
              "description": "the name of this entry's parameters (stages.16x16.NAME.weight) instead of its position, "
              "so inserting a layer before it does not rename them; letters, digits and _, not starting with a digit"},
     "repeat": {"type": "integer", "minimum": 1, "maximum": MAX_REPEAT,
@@ -61,7 +63,7 @@ ENTRY_KEYS = {
 }
 """Keys every entry may have besides its type's options."""
 RESERVED_NAMES = frozenset({
-    "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double",
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double",
     "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
     "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
     "named_modules", "named_parameters", "parameters", "register_backward_hook", "register_buffer",
@@ -77,6 +79,18 @@ RESERVED_NAMES = frozenset({
 
 class ShapeError(ValueError):
     """A layer cannot take the input it is given; the message says why in the user's terms."""
+
+
+def widen_channels(value: Any, scale: Callable[[int], int]) -> Any:
+    """A channel count under the network's width scale (`scale` leaves alone the counts that are not
+    widths: a score's single channel, an image's channels); a from_rgb's null stays, to be inferred from
+    the scaled stage above."""
+    return scale(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def channels_option(doc: str = "output channels", schema: Mapping[str, Any] = WIDTH, default: Any = REQUIRED) -> Option:
+    """The `channels` option of a layer type: a width, scaled by the network's `width:`."""
+    return Option(schema, doc, default, widen=widen_channels)
 
 
 def format_shape(shape: Shape) -> str:

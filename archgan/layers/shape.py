@@ -3,6 +3,7 @@ map over space), flatten and reshape (their modules: modules/shape.py)."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from ..lazy import deferred
 from .registry import (
@@ -16,6 +17,7 @@ from .registry import (
     feature_map,
     no_parameters,
     register,
+    widen_channels,
 )
 
 
@@ -29,6 +31,11 @@ def _reshape_shape(options: Options, shape: Shape, context: BuildContext) -> Sha
         raise ShapeError(f"cannot reshape {'×'.join(map(str, shape))} ({math.prod(shape)} values) to "
                          f"{'×'.join(map(str, target))} ({math.prod(target)} values); give a shape with as many values")
     return target
+
+
+def _widen_shape(shape: list[int], scale: Callable[[int], int]) -> list[int]:
+    """The network's width scale changes the channels of a map, not its size, nor a vector's length."""
+    return [widen_channels(shape[0], scale), *shape[1:]] if len(shape) == 3 else shape
 
 
 register(
@@ -66,7 +73,7 @@ register(
         doc="The same values in another shape: `[features]` for a vector, `[channels, height, width]` for a map "
         "(as torch's reshape, row-major); the number of values must not change.",
         options={"shape": Option({"type": "array", "items": WIDTH, "minItems": 1, "maxItems": 3},
-                                 "[features] or [channels, height, width]")},
+                                 "[features] or [channels, height, width]", widen=_widen_shape)},
         output_shape=_reshape_shape,
         build=deferred("archgan.layers.modules.shape:build_reshape"),
         parameters=no_parameters,

@@ -1,6 +1,7 @@
 """A picture of a network as it grows: stages left to right, each a column of layer boxes coloured by
 family (attention and minibatch-stddev layers outlined), the to_rgb / from_rgb head of every stage
-beside it, and the fade-in drawn where a new stage blends with the one before."""
+beside it, and the fade-in drawn where a new stage blends with the one before. A block is drawn as its
+box, its paths side by side below it (an empty path as a line marked "identity") and the merge."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +9,10 @@ from typing import Sequence
 
 from ..figures import new_figure
 from ..layers import layer_type
-from .model import NetworkSpec
+from .model import LayerSpec, NetworkSpec, walk_layers
 
 COLOURS = {
+    "block": "#e9edc9",
     "conv": "#8ecae6",
     "rgb": "#ffb703",
     "norm": "#cdb4db",
@@ -29,7 +31,18 @@ def _label(layer) -> str:
     text = layer_type(layer.type).label(options)
     if "channels" in options and options["channels"]:
         text += f" · {options['channels']}"
-    return text
+    return f"{layer.name}: {text}" if layer.name else text
+
+
+def _rows(layers: Sequence[LayerSpec]) -> int:
+    """The rows of boxes a layer list takes: one per layer; a block its box, its tallest path, its merge."""
+    return sum(1 if not layer_type(layer.type).paths else
+               2 + max(max(_rows(path), 1) for _, path in layer.paths()) for layer in layers)
+
+
+def _merge_label(layer: LayerSpec) -> str:
+    options = layer.to_dict()
+    return "concat" if options.get("merge") == "concat" else "+" + (f" ×{options['gain']:.3g}" if options["gain"] != 1 else "")
 
 
 def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
@@ -37,34 +50,61 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     generator = spec.role == "generator"
-    tallest = max(len(stage.layers) for stage in spec.stages)
+    tallest = max(_rows(stage.layers) for stage in spec.stages)
     head_y = top - (tallest + 1.6) * (BOX_H + GAP_Y) if generator else top
     body_top = top if generator else top - 1.6 * (BOX_H + GAP_Y)
     axis.text(-0.2, top + 0.55, f"{spec.role} '{spec.name}'", fontsize=11, weight="bold", ha="left")
 
-    def box(x: float, y: float, layer) -> None:
+    def box(x: float, y: float, layer, width: float = BOX_W, text: str | None = None) -> None:
         family = layer_type(layer.type).family
         marked = family in MARKED
-        axis.add_patch(FancyBboxPatch((x, y - BOX_H), BOX_W, BOX_H, boxstyle="round,pad=0.02,rounding_size=0.06",
+        axis.add_patch(FancyBboxPatch((x, y - BOX_H), width, BOX_H, boxstyle="round,pad=0.02,rounding_size=0.06",
                                       facecolor=COLOURS.get(family, "white"), edgecolor="black" if marked else "#555555",
                                       linewidth=1.8 if marked else 0.6))
-        axis.text(x + BOX_W / 2, y - BOX_H / 2, ("★ " if marked else "") + _label(layer), ha="center", va="center",
-                  fontsize=6.5)
+        axis.text(x + width / 2, y - BOX_H / 2, text or ("★ " if marked else "") + _label(layer), ha="center",
+                  va="center", fontsize=6.5 * min(1.0, max(width / BOX_W, 0.55)))
 
     def arrow(start, end, style="-|>", dashed=False, colour="black") -> None:
         axis.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=8, linewidth=0.8, color=colour,
                                        linestyle="--" if dashed else "-"))
+
+    def draw_layers(layers, x: float, y: float, width: float) -> float:
+        """Draw a layer list from (x, y) down; returns the y below it."""
+        step = BOX_H + GAP_Y
+        for layer in layers:
+            box(x, y, layer, width)
+            paths = list(layer.paths())
+            if not paths:
+                y -= step
+                continue
+            gap = 0.15
+            lane = (width - gap * (len(paths) - 1)) / len(paths)
+            rows = 2 + max(max(_rows(path), 1) for _, path in paths)
+            merge_y = y - (rows - 1) * step
+            for number, (name, path) in enumerate(paths):
+                lane_x = x + number * (lane + gap)
+                centre = lane_x + lane / 2
+                if path:
+                    end = draw_layers(path, lane_x, y - step, lane) + GAP_Y
+                    arrow((centre, y - BOX_H), (centre, y - step))
+                else:
+                    end = y - BOX_H
+                    axis.text(centre + 0.05, (y - BOX_H + merge_y) / 2, "identity", fontsize=5, rotation=90,
+                              va="center", color="#555555")
+                arrow((centre, end), (centre, merge_y))
+            axis.add_patch(FancyBboxPatch((x + width / 2 - 0.45, merge_y - BOX_H), 0.9, BOX_H,
+                                          boxstyle="round,pad=0.02,rounding_size=0.2", facecolor="white",
+                                          edgecolor="#555555", linewidth=0.6))
+            axis.text(x + width / 2, merge_y - BOX_H / 2, _merge_label(layer), ha="center", va="center", fontsize=6)
+            y = merge_y - step
+        return y
 
     columns = []
     for index, stage in enumerate(spec.stages):
         x = index * (BOX_W + GAP_X)
         axis.text(x + BOX_W / 2, body_top + 0.15, f"{stage.resolution}×{stage.resolution}", ha="center",
                   fontsize=8, weight="bold")
-        y = body_top
-        for layer in stage.layers:
-            box(x, y, layer)
-            y -= BOX_H + GAP_Y
-        bottom = y + GAP_Y
+        bottom = draw_layers(stage.layers, x, body_top, BOX_W) + GAP_Y
         head = [(x, head_y - i * (BOX_H + GAP_Y), layer) for i, layer in enumerate(stage.rgb)]
         for hx, hy, layer in head:
             box(hx, hy, layer)
@@ -93,14 +133,14 @@ def draw(specs: Sequence[NetworkSpec], path: str | Path) -> Path:
     from matplotlib.patches import Patch
 
     widest = max(len(spec.stages) for spec in specs)
-    heights = [(max(len(s.layers) for s in spec.stages) + 3.2) * (BOX_H + GAP_Y) + 1.0 for spec in specs]
+    heights = [(max(_rows(s.layers) for s in spec.stages) + 3.2) * (BOX_H + GAP_Y) + 1.0 for spec in specs]
     figure = new_figure(figsize=(max(6.0, widest * 1.5 + 1), sum(heights) * 0.75 + 0.6))
     axis = figure.subplots()
     top = 0.0
     for spec in specs:
         top -= _draw_network(axis, spec, top)
     families = sorted({layer_type(layer.type).family for spec in specs for stage in spec.stages
-                       for layer in stage.layers + stage.rgb})
+                       for layer in walk_layers(stage.layers + stage.rgb)})
     axis.legend(handles=[Patch(facecolor=COLOURS.get(f, "white"), edgecolor="black", label=f) for f in families],
                 loc="lower right", fontsize=7, ncol=min(4, len(families)), frameon=False)
     axis.set_xlim(-0.3, widest * (BOX_W + GAP_X))

@@ -110,7 +110,7 @@ def _document_from(parsed: ParsedFile, path: Path, role: Role | None, chain: tup
     if "base" not in data:
         return _Document(dict(data), [((), parsed)], path)
     base = _read_document(_resolve_base(data["base"], path, declared, parsed, chain), declared, chain + (path,))
-    merged = dict(base.data)
+    merged = {key: value for key, value in base.data.items() if key != "name"}  # a new network: named by its file
     owners = list(base.owners)
     for key, value in data.items():
         if key == "defaults":  # merged option by option, so a file can change one default of its base

@@ -66,7 +66,7 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
             "type": "string",
             "description": "a built-in name or a path (relative to this file) of a file of the same network "
             "that this one extends; keys given here replace the base's, except `templates` (merged name by name) "
-            "and `defaults` (merged option by option)",
+            "and `defaults` (merged option by option); the base's `name` is not inherited",
         },
         "max_resolution": dict(POSITIVE_SIZE, description="drop the stages above this resolution"),
         "image_channels": {"enum": list(IMAGE_CHANNELS), "default": 3, "description": "channels of the images (3 = RGB, 1 = grayscale)"},
@@ -101,8 +101,9 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
         },
         "width": {
             "type": "object",
-            "description": "scale every `channels` above 1 of the network: round(channels × multiplier), at most "
-            "max_channels (as Ultralytics' scales); one channel is a score, not a width, and stays",
+            "description": "scale every channel count of the network (each layer's `channels`, the channels of a "
+            "reshape to a map) to round(channels × multiplier), at most max_channels, as Ultralytics' `scales`; "
+            "a score's single channel and an image's `image_channels` are not widths and stay",
             "properties": {
                 "multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 64,
                                "description": "e.g. 0.25 for a network a quarter as wide"},
@@ -148,15 +149,18 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
                 "required": ["resolution", "layers"],
                 "additionalProperties": False,
             },
-            "layer_list": {"type": "array", "items": {"$ref": "#/$defs/layer"}},
+            "layer_list": {"type": "array", "title": "a layer list", "items": {"$ref": "#/$defs/layer"}},
             "parameterized_template": {
                 "type": "object",
                 "title": "a template with parameters {params: [NAME, ...], layers: [...]}",
                 "properties": {
                     "params": {"type": "array", "minItems": 1, "uniqueItems": True,
-                               "items": {"type": "string", "pattern": NAME_PATTERN},
+                               "items": {"type": "string", "pattern": NAME_PATTERN,
+                                         "title": "a name of letters, digits and _, not starting with a digit"},
                                "description": "names its layers refer to as `$NAME`; every use gives each a value"},
-                    "layers": {"type": "array", "items": {"type": "object"},
+                    "layers": {"type": "array",
+                               "items": {"anyOf": [{"type": "object"},
+                                                   {"type": "string", "pattern": "^\\$", "title": "a $param"}]},
                                "description": "checked once the values of a use are in"},
                 },
                 "required": ["params", "layers"],

@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping
 
 from jsonschema import Draft202012Validator
 
-from ..layers import layer_type
-from ..layers.registry import ENTRY_KEYS, RESERVED_NAMES
+from ..layers import LayerType, layer_type
+from ..layers.registry import ENTRY_KEYS, MAX_WIDTH, RESERVED_NAMES
 from ..options import with_defaults
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import RGB_KEY, LayerSpec, Role, StageSpec
@@ -44,6 +44,7 @@ class _Expander:
         self.templates: Mapping[str, Any] = document.get("templates", {})
         self.defaults: Mapping[str, Any] = document.get("defaults", {})
         self.width: Mapping[str, Any] | None = document.get("width")
+        self.image_channels: int = document.get("image_channels", 3)
         self.locate = locate
         self.problems: list[Problem] = []
         self.count = 0
@@ -169,7 +170,7 @@ class _Expander:
         merged = {"type": kind.name, **kind.defaults(), **self.defaults.get(kind.name, {}), **raw.entry}
         name = merged.pop("name", None)
         paths = {option: merged.pop(option) for option in kind.paths if option in merged}
-        self.scale_width(merged)
+        self.scale_width(kind, merged)
         problems = schema_problems(merged, strict_layer_validator(kind.name), raw.locate)
         problems += [Problem(raw.locate(()), f"missing required key '{option}' for layer type '{kind.name}'",
                              hint=f"add `{option}:` here, a layer list") for option in kind.paths if option not in paths]
@@ -191,13 +192,21 @@ class _Expander:
                          for index, layers in enumerate(value))
         return self.layers(value, _within(raw.locate, (option,)), raw.stack)
 
-    def scale_width(self, entry: dict[str, Any]) -> None:
-        """`width: {multiplier, max_channels}` on every `channels` above 1 (one channel is a score, not a width)."""
-        channels = entry.get("channels")
-        if self.width is None or not isinstance(channels, int) or isinstance(channels, bool) or channels <= 1:
+    def scale_width(self, kind: LayerType, entry: dict[str, Any]) -> None:
+        """`width: {multiplier, max_channels}` on every option that is a width (channels; see Option.widen).
+        One channel is a score and `image_channels` channels an image: they are not widths and stay."""
+        if self.width is None:
             return
-        scaled = max(1, round(channels * self.width["multiplier"]))
-        entry["channels"] = min(scaled, self.width.get("max_channels", scaled))
+        multiplier, widest = self.width["multiplier"], self.width.get("max_channels", MAX_WIDTH)
+
+        def scale(channels: int) -> int:
+            if channels in (1, self.image_channels):
+                return channels
+            return min(max(1, round(channels * multiplier)), widest)
+
+        for key, option in kind.options.items():
+            if option.widen is not None and key in entry:
+                entry[key] = option.widen(entry[key], scale)
 
     def check_names(self, layers: list[LayerSpec]) -> None:
         seen: dict[str, LayerSpec] = {}

@@ -21,6 +21,13 @@ moments and the averaged generator): 45× PGGAN at 1024², and what fits the mac
 
 # ------------------------------------------------------------------------------ schema checks
 
+UNSUPPORTED_KEYS = {
+    "from": "a layer reads the output of the one before it; for a skip connection or parallel paths, put them "
+            "in a block: {type: residual, main: [...], shortcut: [...]} or {type: branches, branches: [[...], [...]]}",
+    "args": "a layer's options are keys of its entry, e.g. {type: conv, channels: 64, kernel: 3}",
+}
+"""Keys other formats give layer entries (Ultralytics' `from:` and `args:`), with how archgan says the same."""
+
 
 def schema_problems(
     data: Any, validator: jsonschema.protocols.Validator, locate: Callable[[JsonPath], Location], base_path: JsonPath = ()
@@ -122,7 +129,7 @@ def _translate(
                 f"{what} '{key}'{_owner(instance)}",
                 found=_show(key),
                 allowed=", ".join(allowed),
-                hint=did_you_mean(key, allowed),
+                hint=(UNSUPPORTED_KEYS.get(key) if _owner(instance) else None) or did_you_mean(key, allowed),
             )
     elif kind == "enum":
         allowed = [str(v) for v in error.validator_value]
@@ -155,7 +162,12 @@ def _translate(
             found=_show(instance),
             allowed=describe(schema, root),
         )
-    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "const", "minItems", "maxItems"):
+    elif kind == "pattern":
+        yield Problem(location, "value not allowed", found=_show(instance), allowed=describe(schema, root))
+    elif kind == "uniqueItems":
+        yield Problem(location, "a value is listed twice", found=_show(instance), hint="list each value once")
+    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "const", "minItems", "maxItems",
+                  "maxLength"):
         yield Problem(location, "value out of range", found=_show(instance), allowed=describe(schema, root))
     else:
         yield Problem(location, error.message)
