@@ -246,7 +246,7 @@ def test_show_prints_blocks_indented_with_their_counts(write, capsys):
     assert main(["show", str(path)]) == 0
     out = capsys.readouterr().out
     block = 4 * 4 * 9 + 4
-    assert f"res: residual" in out and f"{block:,}" in out
+    assert "res: residual" in out and f"{block:,}" in out
     lines = out.splitlines()
     index = next(i for i, line in enumerate(lines) if "res: residual" in line)
     assert lines[index + 1].startswith("    main") and lines[index + 2].startswith("      conv 3×3")
