@@ -28,10 +28,28 @@ def walk(points: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float, batch_size: int, device) -> torch.Tensor:
-    """The generator's images for `latents`, in batches, as [0, 1] floats on the CPU."""
-    chunks = [generator(chunk.to(device), depth, alpha).clamp(-1, 1).cpu() for chunk in latents.split(batch_size)]
+def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float, batch_size: int, device,
+           labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The generator's images for `latents` (and, for a class-conditional generator, `labels`), in batches,
+    as [0, 1] floats on the CPU."""
+    chunks = []
+    for start in range(0, len(latents), batch_size):
+        inputs = {} if labels is None else {"label": labels[start:start + batch_size].to(device)}
+        chunks.append(generator(latents[start:start + batch_size].to(device), depth, alpha, **inputs).clamp(-1, 1).cpu())
     return (torch.cat(chunks) + 1) / 2
+
+
+def class_labels(generator: Generator, count: int, chosen: int | None) -> torch.Tensor | None:
+    """Labels for `count` images of a class-conditional generator: all of class `chosen`, or the classes in
+    turn (0, 1, 2, …); None for a generator that takes no label (which `chosen` must then be too)."""
+    classes = generator.spec.classes
+    if classes is None:
+        if chosen is not None:
+            raise ValueError(f"{generator.spec.name} takes no class label (its spec declares no `inputs: {{label: ...}}`)")
+        return None
+    if chosen is not None and not 0 <= chosen < classes:
+        raise ValueError(f"class {chosen}: {generator.spec.name} has classes 0 to {classes - 1}")
+    return torch.full((count,), chosen) if chosen is not None else torch.arange(count) % classes
 
 
 GRID_MIN_WIDTH = 256

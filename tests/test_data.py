@@ -246,18 +246,18 @@ def test_batches_cover_every_image_once_per_epoch():
 def test_real_batches_are_pooled_and_faded_as_the_official_code():
     stream = _stream()
     stream_copy = _stream()
-    full = stream_copy.next(4, 8, 1.0)
+    full, _ = stream_copy.next(4, 8, 1.0)
     assert full.min() >= -1 and full.max() <= 1
-    low = stream.next(4, 4, 1.0)
+    low, _ = stream.next(4, 4, 1.0)
     assert torch.allclose(low, F.avg_pool2d(full, 2), atol=1e-6)
-    faded = _stream().next(4, 8, 0.25)
+    faded, _ = _stream().next(4, 8, 0.25)
     coarse = F.interpolate(F.avg_pool2d(full, 2), scale_factor=2, mode="nearest")
     assert torch.allclose(faded, 0.75 * coarse + 0.25 * full, atol=1e-6)
 
 
 def test_mirror_flips_about_half_the_images():
     plain, mirrored = _stream(count=400, mirror=False), _stream(count=400, mirror=True)
-    a, b = plain.next(400, 8, 1.0), mirrored.next(400, 8, 1.0)
+    (a, _), (b, _) = plain.next(400, 8, 1.0), mirrored.next(400, 8, 1.0)
     flipped = [(not torch.equal(x, y)) and torch.equal(x.flip(2), y) for x, y in zip(a, b)]
     assert all(torch.equal(x, y) or f for x, y, f in zip(a, b, flipped))
     assert 150 < sum(flipped) < 250
@@ -267,10 +267,10 @@ def test_stream_state_round_trip():
     stream = _stream(mirror=True)
     stream.next(5, 8, 1.0)
     state = stream.state_dict()
-    expected = stream.next(7, 8, 1.0)
+    expected, _ = stream.next(7, 8, 1.0)
     again = _stream(mirror=True)
     again.load_state_dict(state)
-    assert torch.equal(again.next(7, 8, 1.0), expected)
+    assert torch.equal(again.next(7, 8, 1.0)[0], expected)
 
 
 def test_16_bit_tiff_files_are_training_images(tmp_path):

@@ -293,7 +293,7 @@ def test_a_spec_of_new_types_counts_builds_and_runs_forward_and_backward(write):
     discriminator = load_spec(write(DISCRIMINATOR, "discriminator.yaml"), "discriminator")
     for spec in (generator, discriminator):
         network = build_network(spec)
-        context = BuildContext(spec.image_channels)
+        context = spec.context
         for index, (stage, shapes) in enumerate(zip(spec.stages, stage_shapes(spec))):
             for (layer, received, _), module in zip(trace(stage.layers, shapes.layers_in, context), network.stage(index),
                                                     strict=True):

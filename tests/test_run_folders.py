@@ -328,7 +328,7 @@ def test_replayed_steps_replace_their_records_in_metrics_jsonl(run_copy):
 
 
 @pytest.mark.parametrize("tamper, expected", [
-    (lambda c: _edit_json(c / "run.json", lambda d: d | {"sead": 1}), "run.json:27: unknown key 'sead' (did you mean 'seed'?)"),
+    (lambda c: _edit_json(c / "run.json", lambda d: d | {"sead": 1}), "run.json:28: unknown key 'sead' (did you mean 'seed'?)"),
     (lambda c: _edit_json(c / "run.json", lambda d: d | {"seed": "zero"}), "'seed' must be a whole number, found 'zero'"),
     (lambda c: _edit_json(c / "run.json", lambda d: {k: v for k, v in d.items() if k != "images_dir"}),
      "the key 'images_dir' is missing"),

@@ -28,6 +28,7 @@ FAMILIES = {
     "shape": "Shape",
     "noise": "Noise",
     "attention": "Attention",
+    "conditional": "Class labels",
     "stddev": "Minibatch statistics",
     "regularization": "Regularization",
     "activation": "Activations",

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     generator, depth, alpha = resolve_generator(args, "cpu")
     path = export_generator(generator, args.out, args.format, depth, alpha)
     size = generator.resolution(depth)
-    print(f"wrote {path}: {args.format}, latents [N, {generator.latent_size}] → images [N, "
+    labels = f" and labels [N] (classes 0 to {generator.spec.classes - 1})" if generator.spec.classes else ""
+    print(f"wrote {path}: {args.format}, latents [N, {generator.latent_size}]{labels} → images [N, "
           f"{generator.spec.image_channels}, {size}, {size}]")
     return 0

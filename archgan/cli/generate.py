@@ -84,6 +84,9 @@ def register(commands) -> None:
                      help="a walk through K random latents (and back to the first): frames and an animated GIF")
     out.add_argument("--frames", type=int, default=24, help="frames between two latents of the walk")
     out.add_argument("--seed", type=seed, default=0, help="seed of the latents")
+    out.add_argument("--class", dest="label", type=int, metavar="K",
+                     help="a class-conditional generator's class for every image (default: the classes in turn; "
+                     "an interpolation walks in class 0)")
     out.add_argument("--batch_size", type=int, default=64, help="images per forward pass")
     out.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: a GPU when there is one)")
     parser.set_defaults(run=run)
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
     from torchvision.utils import save_image
 
-    from ..sampling import image_grid, render, walk
+    from ..sampling import class_labels, image_grid, render, walk
 
     for name in ("num", "batch_size", "frames"):
         if getattr(args, name) < 1:
@@ -107,9 +110,15 @@ def run(args: argparse.Namespace) -> int:
     generator, depth, alpha = resolve_generator(args, device)
     generator_seed = torch.Generator().manual_seed(args.seed)
     size = generator.resolution(depth)
+    try:
+        class_labels(generator, 1, args.label)
+    except ValueError as error:
+        raise SetupError(f"--class {args.label}: {error}") from None
     if args.interpolate:
         points = torch.randn(args.interpolate, generator.latent_size, generator=generator_seed)
-        frames = render(generator, walk(points, args.frames), depth, alpha, args.batch_size, device)
+        latents = walk(points, args.frames)
+        label = class_labels(generator, len(latents), 0 if args.label is None and generator.spec.classes else args.label)
+        frames = render(generator, latents, depth, alpha, args.batch_size, device, label)
         pictures = []
         for index, frame in enumerate(frames):
             save_image(frame, args.out / f"frame_{index:04d}.png")
@@ -118,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(frames)} frames and {args.out / 'interpolation.gif'} ({size}×{size})")
         return 0
     images = render(generator, torch.randn(args.num, generator.latent_size, generator=generator_seed), depth, alpha,
-                    args.batch_size, device)
+                    args.batch_size, device, class_labels(generator, args.num, args.label))
     if args.grid:
         save_image(image_grid(images, nrow=math.ceil(math.sqrt(args.num))), args.out / "grid.png")
         print(f"wrote {args.out / 'grid.png'}: {args.num} images at {size}×{size}")

@@ -46,6 +46,7 @@ SETTINGS_OF_FLAG = {
     "kimg": ("stage_kimg",),
     "num_epochs": ("stage_epochs",),
     "start_stage": ("start_resolution",),
+    "labels": ("labels_file",),
     "set": ("training",),
 }
 """The RunSettings a flag decides, where they are not named as the flag is."""
@@ -121,6 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--images_dir", default=str(bundled_emoji_dir()),
                       help="folder of training images (jpg, png, webp, bmp, tiff; subfolders too) (default: the bundled emoji)")
     data.add_argument("--data_percentage", type=finite_float, default=100.0, help="percentage of the images to use")
+    data.add_argument("--labels", metavar="FILE.json", help="for a class-conditional network: a JSON object mapping "
+                      "each image's path (relative to --images_dir) to its class (default: one class per subfolder)")
     data.add_argument("--num_workers", type=int, default=4, help="threads decoding images into the cache")
     data.add_argument("--cache_dir", help="where decoded datasets are cached (default: ~/.cache/archgan/datasets)")
     data.add_argument("--inception_weights", help="Inception-v3 weights file for FID/KID when the training file "
@@ -241,6 +244,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         feedback_factor=args.feedback_factor,
         checkpoint_factor=args.checkpoint_factor,
         data_percentage=args.data_percentage,
+        labels_file=args.labels,
         num_workers=args.num_workers,
         cache_dir=args.cache_dir,
         generator_file=args.generator_file,

@@ -20,13 +20,15 @@ DEVICE_FRACTION = 0.25
 
 class RealImages:
     def __init__(self, images: np.ndarray, device: torch.device, seed: int, mirror: bool,
-                 fade_resample: str = FADE_RESAMPLE["generator"][0]):
-        """`fade_resample`: how the generator's old path upsamples while a stage fades in (its spec's)."""
+                 fade_resample: str = FADE_RESAMPLE["generator"][0], labels: np.ndarray | None = None):
+        """`fade_resample`: how the generator's old path upsamples while a stage fades in (its spec's);
+        `labels`: the class of each image, for class-conditional networks."""
         self.on_device = device.type == "cpu" or (
             device.type == "cuda" and images.nbytes <= DEVICE_FRACTION * torch.cuda.mem_get_info(device)[0]
         )
         # on the device: one copy of everything; on the host: the (memory-mapped) array, gathered per batch
         self.images = torch.from_numpy(np.array(images)).to(device) if self.on_device else images
+        self.labels = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         self.count = len(images)
         self.device = device
         self.mirror = mirror
@@ -53,10 +55,12 @@ class RealImages:
             taken.append(part)
         return torch.cat(taken)
 
-    def next(self, batch_size: int, resolution: int, alpha: float, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """A batch in [-1, 1] at `resolution`, faded as stage weight `alpha` says. With several processes
-        `rows` picks this process's share of the global batch of `batch_size`: every process draws the
-        same indices and flips, so the shares add up to what one process would see."""
+    def next(self, batch_size: int, resolution: int, alpha: float,
+             rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch in [-1, 1] at `resolution`, faded as stage weight `alpha` says, and its labels (None for
+        an unlabelled dataset). With several processes `rows` picks this process's share of the global
+        batch of `batch_size`: every process draws the same indices and flips, so the shares add up to
+        what one process would see."""
         indices = self._indices(batch_size)
         flips = torch.rand(batch_size, device=self.device, generator=self.flip_generator) < 0.5 if self.mirror else None
         if rows is not None:
@@ -73,7 +77,7 @@ class RealImages:
             x = downsample_real_images(x, self.resolution // resolution)
         if alpha < 1:
             x = fade_real_images(x, alpha, self.fade_resample)
-        return x
+        return x, None if self.labels is None else self.labels[indices.to(self.device)]
 
     def state_dict(self) -> dict[str, torch.Tensor | int]:
         return {

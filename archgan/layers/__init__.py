@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (registration)
     attention,
     blocks,
     blur,
+    conditional,
     constant,
     conv,
     dropout,

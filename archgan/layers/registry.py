@@ -40,6 +40,8 @@ MAX_WIDTH = 2**14
 a typo, and a 3×3 convolution this wide already holds 2.4 billion weights."""
 MAX_SIZE = 2**13
 """Upper bound of resolutions and of every spatial option (kernel, stride, padding, factor): 8× ProGAN's 1024."""
+MAX_CLASSES = 2**16
+"""Upper bound of a label's classes: 65× ImageNet's 1,000."""
 MAX_REPEAT = 2**10
 """Upper bound of an entry's `repeat` (the whole network is bounded separately, see spec/templates.py)."""
 WIDTH = {"type": "integer", "minimum": 1, "maximum": MAX_WIDTH}
@@ -122,9 +124,11 @@ def same_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """Facts about the whole network that a few layer types need (to_rgb emits the image channels)."""
+    """Facts about the whole network that a few layer types need: to_rgb emits the image channels, layers
+    that read the class label need the number of classes (None: the network takes no label)."""
 
     image_channels: int
+    classes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,9 @@ class LayerType:
     label: Callable[[Options], str] = field(default=lambda options: options["type"])
     batch_group: Callable[[Options], int] | None = None
     inner_values: Callable[[Options, Shape, BuildContext], int] | None = None
+    reads: tuple[str, ...] = ()
+    """The named inputs of the network the module reads besides its input tensor (e.g. ("label",)): its
+    forward takes them as keyword arguments, and a network whose spec does not declare them is refused."""
     origin: str = field(default="", compare=False)
     """Set by `register`: BUILTIN, or the module to import for this type (what --plugin takes)."""
 

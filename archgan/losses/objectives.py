@@ -175,7 +175,11 @@ class Logistic(Loss):
         return self.gamma / 2 * gradient.flatten(1).square().sum(dim=1).mean()
 
     def r1(self, d: Critic, real: torch.Tensor, context: LossContext) -> torch.Tensor:
-        return self._r1_of(_input_gradient(d, real)[1])
+        """The lazy penalty. Its scores × 0 give every parameter of D a gradient, also those the penalty does
+        not reach (the score's bias): DistributedDataParallel reduces a bucket only once all its parameters
+        have one, so without it the processes' discriminators drift apart (stylegan2-ada-pytorch does the same)."""
+        scores, gradient = _input_gradient(d, real)
+        return self._r1_of(gradient) + 0 * scores.sum()
 
     def discriminator(self, d: Critic, real: torch.Tensor, fake: torch.Tensor, context: LossContext) -> Terms:
         terms: Terms = {}

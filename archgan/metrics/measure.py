@@ -47,21 +47,31 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate_uint8(generator, count: int, depth: int, alpha: float, device, seed: int = 0, batch: int = 64) -> torch.Tensor:
-    """`count` samples of `generator` at a stage, as uint8 on the CPU."""
+def generate_uint8(generator, count: int, depth: int, alpha: float, device, seed: int = 0, batch: int = 64,
+                   labels: torch.Tensor | None = None) -> torch.Tensor:
+    """`count` samples of `generator` at a stage, as uint8 on the CPU. A class-conditional generator makes
+    them for `labels` (e.g. those of the real images they are compared with), else for classes drawn
+    uniformly."""
     noise = torch.Generator().manual_seed(seed)
+    if generator.spec.classes and labels is None:
+        labels = torch.randint(generator.spec.classes, (count,), generator=noise)
     chunks = []
     for start in range(0, count, batch):
         z = torch.randn(min(batch, count - start), generator.latent_size, generator=noise).to(device)
-        chunks.append(to_uint8(generator(z, depth, alpha)).cpu())
+        inputs = {} if labels is None else {"label": labels[start:start + len(z)].to(device)}
+        chunks.append(to_uint8(generator(z, depth, alpha, **inputs)).cpu())
     return torch.cat(chunks)
 
 
+def sample_indices(total: int, count: int, seed: int = 0) -> np.ndarray:
+    """A fixed random choice of `count` of `total` images, in order: the reals a metric reads."""
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:count].sort().values.numpy()
+
+
 def reals_uint8(images: np.ndarray, resolution: int, count: int, seed: int = 0) -> torch.Tensor:
-    """`count` real images (a fixed random choice) box-averaged to `resolution`, rounded to uint8 as the
+    """`count` real images (sample_indices' choice) box-averaged to `resolution`, rounded to uint8 as the
     official dataset stores every level."""
-    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count].sort().values
-    batch = torch.from_numpy(np.asarray(images[pick.numpy()])).float()
+    batch = torch.from_numpy(np.asarray(images[sample_indices(len(images), count, seed)])).float()
     factor = batch.shape[-1] // resolution
     if factor > 1:
         batch = F.avg_pool2d(batch, factor)

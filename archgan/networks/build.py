@@ -8,14 +8,16 @@ from typing import Sequence
 from torch import nn
 
 from ..layers import BuildContext, Shape, layer_type
+from ..layers.modules.blocks import Chain
 from ..spec.model import LayerSpec
 from ..spec.shapes import trace
 
 
-def build_layers(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext) -> nn.Sequential:
-    """An nn.Sequential of the layers for inputs of `shape`; each module is named by its entry's `name`,
-    else by its position in the list (so unnamed layers keep the names they always had)."""
-    return nn.Sequential(OrderedDict(
+def build_layers(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext) -> Chain:
+    """A Chain (an nn.Sequential that passes named inputs on) of the layers for inputs of `shape`; each
+    module is named by its entry's `name`, else by its position in the list (so unnamed layers keep the
+    names they always had)."""
+    return Chain(OrderedDict(
         (layer.name or str(index), build_layer(layer, received, context))
         for index, (layer, received, _) in enumerate(trace(layers, shape, context))
     ))

@@ -1,6 +1,7 @@
 """A generator frozen at one stage, as a standalone model: ONNX (torch.onnx, the torch.export-based
 exporter; needs the `onnx` and `onnxscript` packages) or TorchScript. The exported model maps a batch
-of latents [N, latent] to images [N, C, R, R] in [-1, 1]-ish range, the batch size left free."""
+of latents [N, latent] (and, for a class-conditional generator, labels [N] int64) to images
+[N, C, R, R] in [-1, 1]-ish range, the batch size left free."""
 from __future__ import annotations
 
 import os
@@ -15,20 +16,23 @@ from .growable import Generator
 
 
 class FixedStage(nn.Module):
-    """G(z, depth, alpha) with depth and alpha fixed, so the graph has one input."""
+    """G(z, depth, alpha[, label]) with depth and alpha fixed, so the graph's inputs are z (and the label)."""
 
     def __init__(self, generator: Generator, depth: int, alpha: float):
         super().__init__()
         self.generator, self.depth, self.alpha = generator, depth, alpha
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z, self.depth, self.alpha)
+    def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(z, self.depth, self.alpha, **({} if label is None else {"label": label}))
 
 
 def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: str, depth: int, alpha: float = 1.0) -> Path:
     """Write the generator at `depth` as `fmt` ('onnx' or 'torchscript') to `path`."""
     model = FixedStage(generator.eval(), depth, alpha).eval()
-    example = torch.randn(2, generator.latent_size)
+    example: tuple[torch.Tensor, ...] = (torch.randn(2, generator.latent_size),)
+    names = ["z"]
+    if generator.spec.classes:
+        example, names = example + (torch.tensor([0, generator.spec.classes - 1]),), names + ["label"]
     path = Path(path)
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
@@ -41,7 +45,9 @@ def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: st
     except ImportError:
         raise ExportError("ONNX export needs the onnx and onnxscript packages: pip install 'archgan[export]'") from None
     batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(model, (example,), dynamic_shapes={"z": {0: batch}}, input_names=["z"],
-                                output_names=["images"], dynamo=True, verbose=False)
+    with warnings.catch_warnings():  # z and label share the batch axis on purpose
+        warnings.filterwarnings("ignore", message="The axis name: batch will not be used")
+        program = torch.onnx.export(model, example, dynamic_shapes={name: {0: batch} for name in names},
+                                    input_names=names, output_names=["images"], dynamo=True, verbose=False)
     program.save(str(path))
     return path

@@ -12,10 +12,10 @@ The forward contract, which every architecture keeps:
   stands in growing; R is the resolution of stage `depth`. Left out, they are where the network was left:
   `default_depth` and `default_alpha` (all stages, 1, unless a loader set them from the run that trained
   it); a depth given without alpha means that stage, stable.
-- `inputs` are named inputs beside z or the images, passed by keyword: a class label (`label`, [N]),
-  styles from a mapping network (`styles`), a noise mode. A network reads only the inputs its spec
-  declares; any other is refused with the list of those it takes (the built-in networks today declare
-  none). Layers that read a named input receive it from the stage they run in.
+- `inputs` are named inputs beside z or the images, passed by keyword: today the class label
+  (`label`, [N] integers from 0 to classes − 1) of a network whose spec declares `inputs: {label: ...}`.
+  A network takes exactly the inputs its spec declares: a missing one or any other is refused with the
+  list of those it takes. The layers that read one get it through the Chain of their stage.
 - A generator returns one image batch; a generator whose spec declares per-stage outputs (MSG-GAN)
   returns a list of them, lowest resolution first, and its discriminator takes such a list.
 """
@@ -26,10 +26,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..layers import BuildContext
 from ..spec.model import NetworkSpec, stage_key
 from ..spec.shapes import format_shape
 from ..spec.stages import StagePlan, every_plan, image_shape, stage_shapes
+from ..layers.modules.blocks import Chain, Inputs
 from .build import build_layers
 from .fade import Alpha, downsample_for_old_path, fade_in, is_fading, upsample_old_image
 
@@ -64,12 +64,32 @@ class _Growable(nn.Module):
             raise ValueError(f"{self.spec.name}: depth must be between 1 and {self.num_stages}, got {depth}")
         return depth
 
-    def _check_inputs(self, inputs: dict[str, Any]) -> None:
-        if inputs:
-            raise ValueError(f"{self.spec.name}: this {self.spec.role} takes no named inputs, got "
-                             f"{', '.join(sorted(inputs))}")
+    def _check_inputs(self, inputs: dict[str, Any], batch: int) -> Inputs:
+        """The named inputs, once they are the ones the spec declares; a label on the CPU is also checked
+        against the class count (on a GPU that would wait for the device; its embedding then fails)."""
+        declared = self.spec.inputs
+        given = {name: value for name, value in inputs.items() if value is not None}
+        unknown = sorted(set(inputs) - set(declared))
+        missing = [name for name in declared if name not in given]
+        if unknown or missing:
+            takes = f"takes {', '.join(f'{name}=' for name in declared)}" if declared else "takes no named inputs"
+            wrong = (f"got {', '.join(unknown)}" if unknown else "") + ("; " if unknown and missing else "") \
+                + (f"{', '.join(missing)} missing" if missing else "")
+            raise ValueError(f"{self.spec.name}: this {self.spec.role} {takes} ({wrong})"
+                             + (f"; a label is a class per sample, 0 to {self.spec.classes - 1}" if declared else ""))
+        label = given.get("label")
+        if label is not None:
+            if label.shape != (batch,) or label.dtype not in (torch.int64, torch.int32):
+                raise ValueError(f"{self.spec.name}: label must be {batch} integers (one class per sample), got "
+                                 f"{label.dtype} of shape {list(label.shape)}")
+            tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()  # the values are not known then
+            if label.device.type == "cpu" and not tracing and len(label) and (
+                    int(label.min()) < 0 or int(label.max()) >= self.spec.classes):
+                raise ValueError(f"{self.spec.name}: labels must be classes 0 to {self.spec.classes - 1}, got "
+                                 f"{int(label.min())} to {int(label.max())}")
+        return given
 
-    def stage(self, index: int) -> nn.Sequential:
+    def stage(self, index: int) -> Chain:
         """The layers of stage `index` in the spec's order."""
         return self.stages[stage_key(self.spec.stages[index].resolution)]
 
@@ -85,7 +105,7 @@ class Generator(_Growable):
         super().__init__(spec)
         if spec.role != "generator" or spec.latent_size is None:
             raise ValueError(f"{spec.name} is a {spec.role} spec, not a generator spec")
-        context = BuildContext(spec.image_channels)
+        context = spec.context
         self.stages = nn.ModuleDict()
         self.to_rgb = nn.ModuleDict()
         for stage, shapes in zip(spec.stages, stage_shapes(spec)):
@@ -96,23 +116,23 @@ class Generator(_Growable):
     def latent_size(self) -> int:
         return self.spec.latent_size  # type: ignore[return-value]
 
-    def head(self, index: int) -> nn.Sequential:
+    def head(self, index: int) -> Chain:
         """The to_rgb layers of stage `index`."""
         return self.to_rgb[stage_key(self.spec.stages[index].resolution)]
 
     def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, **inputs: Any) -> torch.Tensor:
         depth, alpha = self.position(depth, alpha)
         plan = self._plan_at(depth, alpha)
-        self._check_inputs(inputs)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise ValueError(f"{self.spec.name}: expects latents of shape [N, {self.latent_size}], got {list(z.shape)}")
+        named = self._check_inputs(inputs, z.shape[0])
         x = z.reshape(z.shape[0], -1, 1, 1)
         for index in plan.stages[:-1]:
-            x = self.stage(index)(x)
-        image = self.head(plan.head)(self.stage(plan.head)(x))
+            x = self.stage(index)(x, named)
+        image = self.head(plan.head)(self.stage(plan.head)(x, named), named)
         if plan.old_head is None:
             return image
-        old = upsample_old_image(self.head(plan.old_head)(x), self.spec.fade_resample)
+        old = upsample_old_image(self.head(plan.old_head)(x, named), self.spec.fade_resample)
         return fade_in(old, image, alpha)
 
 
@@ -124,14 +144,14 @@ class Discriminator(_Growable):
         super().__init__(spec)
         if spec.role != "discriminator":
             raise ValueError(f"{spec.name} is a {spec.role} spec, not a discriminator spec")
-        context = BuildContext(spec.image_channels)
+        context = spec.context
         self.stages = nn.ModuleDict()
         self.from_rgb = nn.ModuleDict()
         for index, (stage, shapes) in enumerate(zip(spec.stages, stage_shapes(spec))):
             self.from_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, image_shape(spec, index), context)
             self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shapes.layers_in, context)
 
-    def head(self, index: int) -> nn.Sequential:
+    def head(self, index: int) -> Chain:
         """The from_rgb layers of stage `index`."""
         return self.from_rgb[stage_key(self.spec.stages[index].resolution)]
 
@@ -139,19 +159,19 @@ class Discriminator(_Growable):
                 **inputs: Any) -> torch.Tensor:
         depth, alpha = self.position(depth, alpha)
         plan = self._plan_at(depth, alpha)
-        self._check_inputs(inputs)
         expected = image_shape(self.spec, plan.head)
         if tuple(images.shape[1:]) != expected:
             raise ValueError(
                 f"{self.spec.name}: at depth {plan.depth} expects images of shape [N, {format_shape(expected)}], "
                 f"got {list(images.shape)}"
             )
-        x = self.stage(plan.head)(self.head(plan.head)(images))
+        named = self._check_inputs(inputs, images.shape[0])
+        x = self.stage(plan.head)(self.head(plan.head)(images, named), named)
         if plan.old_head is not None:
-            old = self.head(plan.old_head)(downsample_for_old_path(images, self.spec.fade_resample))
+            old = self.head(plan.old_head)(downsample_for_old_path(images, self.spec.fade_resample), named)
             x = fade_in(old, x, alpha)
         for index in plan.stages[1:]:
-            x = self.stage(index)(x)
+            x = self.stage(index)(x, named)
         return x.reshape(images.shape[0])
 
 

@@ -175,6 +175,7 @@ def _build(document: _Document) -> NetworkSpec:
         stages=expand_stages(data, role, document.locate),
         fade_resample=data.get("fade_resample", FADE_RESAMPLE[role][0]),
         latent_size=data.get("latent_size") if role == "generator" else None,
+        classes=data.get("inputs", {}).get("label", {}).get("classes"),
         description=data.get("description", ""),
         source=str(document.path),
     ))

@@ -46,7 +46,7 @@ def _layers(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext) ->
 
 def stage_activations(spec: NetworkSpec) -> list[StageActivations]:
     """One entry per depth, from one stage up to all of them (lowest resolution first)."""
-    context = BuildContext(spec.image_channels)
+    context = spec.context
     shapes, summaries = stage_shapes(spec), summarize(spec)
     generator = spec.role == "generator"
     result = []

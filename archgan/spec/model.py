@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
-from ..layers.registry import layer_type, plugins_of
+from ..layers.registry import BuildContext, layer_type, plugins_of
 from ..layers.resample import DOWNSAMPLE_MODES, UPSAMPLE_MODES
 from .errors import Location
 
@@ -118,8 +118,19 @@ class NetworkSpec:
     stages: tuple[StageSpec, ...]
     fade_resample: str  # one of FADE_RESAMPLE[role]
     latent_size: int | None = None
+    classes: int | None = None  # the class count of its `label` input; None: it takes no label
     description: str = ""
     source: str = field(default="<memory>", compare=False)
+
+    @property
+    def context(self) -> BuildContext:
+        """What the layer types' rules need to know of the whole network."""
+        return BuildContext(self.image_channels, self.classes)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The named inputs the network takes beside z or the images."""
+        return ("label",) if self.classes is not None else ()
 
     @property
     def resolutions(self) -> list[int]:
@@ -135,6 +146,8 @@ class NetworkSpec:
             document["description"] = self.description
         if self.latent_size is not None:
             document["latent_size"] = self.latent_size
+        if self.classes is not None:
+            document["inputs"] = {"label": {"classes": self.classes}}
         document["image_channels"] = self.image_channels
         document["fade_resample"] = self.fade_resample
         plugins = plugins_of(name for stage in self.stages for layer in stage.layers + stage.rgb

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from ..layers import layer_types, names_in_family
 from ..layers.activations import ACTIVATION_FAMILY
-from ..layers.registry import ENTRY_KEYS, NAME_PATTERN, POSITIVE_SIZE, WIDTH
+from ..layers.registry import ENTRY_KEYS, MAX_CLASSES, NAME_PATTERN, POSITIVE_SIZE, WIDTH
 from .model import FADE_RESAMPLE, RGB_KEY, Role
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -98,6 +98,22 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
                     "else": {"$ref": "#/$defs/layer"},
                 },
             },
+        },
+        "inputs": {
+            "type": "object",
+            "description": "what the network takes beside z (a generator) or the images (a discriminator); layers "
+            "that read an input (label_embedding, conditional_batchnorm, projection) need it declared",
+            "properties": {
+                "label": {
+                    "type": "object",
+                    "description": "a class label per sample, an integer from 0 to classes − 1",
+                    "properties": {"classes": {"type": "integer", "minimum": 2, "maximum": MAX_CLASSES,
+                                               "description": "how many classes"}},
+                    "required": ["classes"],
+                    "additionalProperties": False,
+                },
+            },
+            "additionalProperties": False,
         },
         "width": {
             "type": "object",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..layers import BuildContext, Shape
+from ..layers import Shape
 from .model import NetworkSpec
 from .shapes import output_shape
 
@@ -74,13 +74,13 @@ def network_input_shape(spec: NetworkSpec) -> Shape:
     makes of the image (that from_rgb must state its channels: nothing above it tells them)."""
     if spec.role == "generator":
         return (spec.latent_size or 0, 1, 1)
-    return output_shape(spec.stages[0].rgb, image_shape(spec, 0), BuildContext(spec.image_channels))
+    return output_shape(spec.stages[0].rgb, image_shape(spec, 0), spec.context)
 
 
 def iter_stage_shapes(spec: NetworkSpec) -> Iterator[StageShapes]:
     """The shapes through every stage at full depth, in the spec's order; each stage gets what the one
     before hands on, so a deeper network never changes what a stage is built for."""
-    context = BuildContext(spec.image_channels)
+    context = spec.context
     shape = network_input_shape(spec)
     for stage in spec.stages:
         out = output_shape(stage.layers, shape, context)

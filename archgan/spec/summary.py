@@ -57,7 +57,7 @@ def _rows(layers: Sequence[LayerSpec], shape: Shape, context: BuildContext, head
 
 def summarize(spec: NetworkSpec) -> list[StageSummary]:
     """One StageSummary per stage, in the spec's order, with every layer's output shape and parameters."""
-    context = BuildContext(spec.image_channels)
+    context = spec.context
     generator = spec.role == "generator"
     summaries = []
     for index, (stage, shapes) in enumerate(zip(spec.stages, stage_shapes(spec))):

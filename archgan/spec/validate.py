@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
 
-from ..layers import BuildContext, Shape
+from ..layers import Shape, layer_type
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import RGB_KEY, LayerSpec, NetworkSpec, StageSpec, walk_layers
 from .shapes import format_shape, output_shape
@@ -207,8 +207,22 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
         _check_head(spec, stage, newest[index], shapes)
         stages.append(stage)
     checked = replace(spec, stages=tuple(stages))
+    _check_inputs_read(checked)
     _check_parameters(checked)
     return checked
+
+
+def _check_inputs_read(spec: NetworkSpec) -> None:
+    """A declared input some layer reads (a layer reading an undeclared one fails its shape rule)."""
+    read = {name for stage in spec.stages for layer in walk_layers(stage.layers + stage.rgb)
+            for name in layer_type(layer.type).reads}
+    for name in spec.inputs:
+        if name not in read:
+            raise SpecError.single(
+                Location(spec.stages[0].location.file, ("inputs", name)),
+                f"the {spec.role} declares a {name} input, but none of its layers reads it",
+                hint="add a label_embedding (a generator's z) or a projection or label_select (a discriminator's "
+                "score) layer, or leave out `inputs`")
 
 
 def _check_head_role(spec: NetworkSpec, layer: LayerSpec) -> None:
@@ -235,7 +249,7 @@ def _check_parameters(spec: NetworkSpec) -> None:
 
 def _check_head(spec: NetworkSpec, stage: StageSpec, plan: StagePlan, shapes: StageShapes) -> None:
     """The stage as the newest one of `plan`: its head fits, and it hands on what the next stage needs."""
-    context, image = BuildContext(spec.image_channels), image_shape(spec, plan.head)
+    context, image = spec.context, image_shape(spec, plan.head)
     size = f"{stage.resolution}×{stage.resolution}"
     if spec.role == "generator":
         _check_spatial(stage, shapes.layers_out, stage.resolution, "ends at", "add an `upsample` layer or fix `resolution`")

@@ -87,8 +87,8 @@ class ActiveParts(nn.Module):
         plan = stage_plan(network.spec, depth, fading)
         self.parts = nn.ModuleList([network.stage(i) for i in plan.stages] + [network.head(i) for i in plan.heads])
 
-    def forward(self, x: torch.Tensor, depth: int, alpha) -> torch.Tensor:
-        return self.network(x, depth, alpha)
+    def forward(self, x: torch.Tensor, depth: int, alpha, **inputs: torch.Tensor) -> torch.Tensor:
+        return self.network(x, depth, alpha, **inputs)
 
 
 def wrap(network: Generator | Discriminator, depth: int, fading: bool, distribution: Distribution) -> nn.Module:

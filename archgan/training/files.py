@@ -12,7 +12,7 @@ checkpoint writer, the loaders (`load_run`, `load_generator`) and `--resume`.
         generator.safetensors  discriminator.safetensors  generator_ema.safetensors   (spec in the metadata)
         training_state.safetensors                optimizers, counters, RNG states, data order
         generator.json  discriminator.json  training.json  run.json                    (the run's settings)
-        dataset.json                              the image folder the run trains on: count and listing digest
+        dataset.json                              the image folder the run trains on: count, listing digest, classes
         periodic                                  an empty mark: kept when older checkpoints are pruned
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import torch
 from torchvision.utils import save_image
@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ..data.folder import folder_listing
 from ..errors import DatasetError, SetupError
 from ..metrics import metrics_at
-from ..metrics.measure import compute, generate_uint8, reals_uint8
+from ..metrics.measure import compute, generate_uint8, reals_uint8, sample_indices
 from ..sampling import image_grid
 from .checkpoint import recover_interrupted_writes, save_checkpoint
 from .files import DATASET_FILE, LOGS, PLOTS
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("archgan.train")
 SAMPLE_GRID = 64
+GRID_COLUMNS = 8
+GRID_CLASSES = 16
+"""A class-conditional generator's grid shows one row per class, at most this many (classes 0 … 15)."""
 SMALL_DATASET_BATCHES = 4
 """A dataset smaller than this many of the largest batches is warned about when a run starts."""
 
@@ -174,10 +177,15 @@ class SampleGrids(Hook):
         self.outputs = outputs
 
     def on_start(self, trainer: Trainer) -> None:
+        """Fixed latents; for a class-conditional generator one row per class (up to GRID_CLASSES), the
+        same latents in every row, so that a column shows one latent in every class."""
         settings = trainer.settings
         self.interval = max(1, round(len(trainer.real_images) / settings.feedback_factor))
-        self.latents = torch.randn(SAMPLE_GRID, settings.generator.latent_size,
-                                   generator=torch.Generator().manual_seed(settings.seed + 3)).to(trainer.device)
+        classes = min(settings.generator.classes or 0, GRID_CLASSES)
+        count = GRID_COLUMNS if classes else SAMPLE_GRID
+        latents = torch.randn(count, settings.generator.latent_size, generator=torch.Generator().manual_seed(settings.seed + 3))
+        self.latents = (latents.repeat(classes, 1) if classes else latents).to(trainer.device)
+        self.inputs = {"label": torch.arange(classes).repeat_interleave(count).to(trainer.device)} if classes else {}
 
     def after_step(self, trainer: Trainer, event: StepEvent) -> None:
         if event.crossed(self.interval):
@@ -195,12 +203,12 @@ class SampleGrids(Hook):
         network = _sampler(trainer, trainer.settings.training.samples_from_ema)
         was_training = network.training
         network.eval()
-        images = network(self.latents, position.depth, position.alpha).clamp(-1, 1)
+        images = network(self.latents, position.depth, position.alpha, **self.inputs).clamp(-1, 1)
         network.train(was_training)
         size = trainer.plan.stage(position).resolution
         period = "fade" if position.period.fading else "stable"
         name = f"{size}x{size}-{period}-{trainer.state.images_shown:09d}img" + ("-final" if final else "")
-        grid = image_grid((images + 1) / 2, nrow=8)
+        grid = image_grid((images + 1) / 2, nrow=GRID_COLUMNS)
         save_image(grid, Path(trainer.settings.sample_dir) / f"{name}.png")
         self.outputs.log.image("samples", grid, trainer.state.images_shown)
 
@@ -229,7 +237,10 @@ class StageMetrics(Hook):
         network = _sampler(trainer, averaged=True)
         was_training = network.training
         network.eval()
-        fake = generate_uint8(network, count, position.depth, position.alpha, trainer.device, seed=settings.seed)
+        picked = sample_indices(len(trainer.real_images), count, settings.seed)
+        labels = None if trainer.labels is None else torch.from_numpy(trainer.labels.of_image[picked])
+        fake = generate_uint8(network, count, position.depth, position.alpha, trainer.device, seed=settings.seed,
+                              labels=labels)  # the classes of the real images they are compared with
         network.train(was_training)
         real = reals_uint8(trainer.real_images, resolution, count, seed=settings.seed)
         values = compute(names, real, fake, device=trainer.device, seed=settings.seed,
@@ -250,7 +261,7 @@ class RunFolder(Hook):
 
     def __init__(self) -> None:
         self.lock: RunLock | None = None
-        self.dataset: dict[str, int | str] | None = None  # the listing every checkpoint of this run records
+        self.dataset: dict[str, Any] | None = None  # the listing (and class names) every checkpoint records
 
     def on_start(self, trainer: Trainer) -> None:
         settings = trainer.settings
@@ -258,6 +269,8 @@ class RunFolder(Hook):
         self.lock.acquire()
         recover_interrupted_writes(Path(settings.model_dir))
         self.dataset = folder_listing(settings.images_dir)
+        if trainer.labels is not None:  # a class-conditional run: label k means the same class on resume
+            self.dataset["classes"] = list(trainer.labels.names)
         if trainer.resumed_from is not None:
             _check_same_images(Path(trainer.resumed_from), settings.images_dir, self.dataset)
 
@@ -266,7 +279,7 @@ class RunFolder(Hook):
             self.lock.release()
 
 
-def _check_same_images(checkpoint: Path, images_dir: str, now: dict[str, int | str]) -> None:
+def _check_same_images(checkpoint: Path, images_dir: str, now: dict[str, Any]) -> None:
     file = checkpoint / DATASET_FILE
     if not file.is_file():  # written before 2026-12: nothing to compare with
         return
@@ -276,6 +289,11 @@ def _check_same_images(checkpoint: Path, images_dir: str, now: dict[str, int | s
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise SetupError(f"{file}: not the listing of an image folder ({type(error).__name__}: {error}); the "
                          f"checkpoint is damaged: delete {checkpoint} to resume from the one before it") from None
+    if saved.get("classes") != now.get("classes"):
+        raise DatasetError(
+            f"{images_dir}: the run was trained with the classes {saved.get('classes')} (in {file}) and would now "
+            f"get {now.get('classes')}; a label means the same class all through a run: give the labels it "
+            "started with (the same class folders, or the same --labels file)")
     if saved != now:
         change = f"{count} image files then, {now['image_files']} now" if count != now["image_files"] \
             else f"the same {count} image files, but renamed or rewritten"

@@ -25,14 +25,14 @@ class Phase:
 
 def discriminator_step(context: StepContext) -> Terms:
     """D on a fresh real batch and a batch of generated images (no gradient for G), in micro-batches."""
-    state, depth, alpha = context.state, context.position.depth, context.position.alpha
+    state = context.state
     state.discriminator.requires_grad_(True)
     real, latents = context.draw_real(), context.latents()
 
     def compute(micro: MicroBatch) -> Terms:
         with torch.no_grad():
-            fake = state.generator(micro.take(latents), depth, alpha).float()
-        return context.loss.discriminator(context.critic(), micro.take(real), fake, micro.loss_context)
+            fake = context.generate(state.generator, latents, micro)
+        return context.loss.discriminator(context.critic(micro), micro.take(real), fake, micro.loss_context)
 
     state.d_optimizer.zero_grad(set_to_none=True)
     terms = context.accumulate(context.discriminator, compute)
@@ -49,7 +49,7 @@ def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]
         state.discriminator.requires_grad_(True)
 
         def compute(micro: MicroBatch) -> Terms:
-            return {"loss": regularizer.penalty(context.critic(), micro.take(context.real), micro.loss_context)}
+            return {"loss": regularizer.penalty(context.critic(micro), micro.take(context.real), micro.loss_context)}
 
         state.d_optimizer.zero_grad(set_to_none=True)
         terms = context.accumulate(context.discriminator, compute, weight=regularizer.interval)
@@ -61,13 +61,14 @@ def regularizer_step(regularizer: Regularizer) -> Callable[[StepContext], Terms]
 
 def generator_step(context: StepContext) -> Terms:
     """G through D itself (D's parameters take no gradient here), in micro-batches."""
-    state, depth, alpha = context.state, context.position.depth, context.position.alpha
+    state = context.state
     state.discriminator.requires_grad_(False)
     latents = context.latents()
 
     def compute(micro: MicroBatch) -> Terms:
-        fake = context.generator(micro.take(latents), depth, alpha).float()
-        return context.loss.generator(context.critic(trained=False), micro.take(context.real), fake, micro.loss_context)
+        fake = context.generate(context.generator, latents, micro)
+        return context.loss.generator(context.critic(micro, trained=False), micro.take(context.real), fake,
+                                      micro.loss_context)
 
     state.g_optimizer.zero_grad(set_to_none=True)
     terms = context.accumulate(context.generator, compute)

@@ -92,6 +92,14 @@ def check_fit(generator: NetworkSpec, discriminator: NetworkSpec, training: Trai
             f"images but the discriminator reads {discriminator.image_channels}-channel ones: set the same "
             "image_channels in both"
         )
+    if generator.classes != discriminator.classes:
+        def takes(spec: NetworkSpec) -> str:
+            return f"labels of {spec.classes} classes" if spec.classes else "no labels"
+        raise SetupError(
+            f"{generator.source} and {discriminator.source}: the generator takes {takes(generator)} but the "
+            f"discriminator {takes(discriminator)}: declare the same `inputs: {{label: {{classes: N}}}}` in both "
+            "(a class-conditional GAN's discriminator scores an image together with its class)"
+        )
     count = len(generator.stages)
     stages = tuple(StageSettings(*values) for values in zip(
         generator.resolutions, *(training.per_stage(name, count) for name in ("batch_size", "g_lr", "d_lr", "accumulate"))))

@@ -37,6 +37,7 @@ class RunSettings:
     feedback_factor: float = 4.0
     checkpoint_factor: float = 5.0
     data_percentage: float = 100.0
+    labels_file: str | None = None  # --labels: each image's class, for class-conditional networks (else: subfolders)
     num_workers: int = 4
     cache_dir: str | None = None
     generator_file: str | None = None
@@ -52,7 +53,7 @@ class RunSettings:
     cudnn_benchmark: bool = False  # let cuDNN pick the fastest convolution algorithms
 
     PATHS: ClassVar[tuple[str, ...]] = ("images_dir", "run_dir", "sample_dir", "model_dir", "cache_dir",
-                                        "generator_file", "discriminator_file", "inception_weights")
+                                        "generator_file", "discriminator_file", "inception_weights", "labels_file")
 
     def images_per_stage(self, dataset_size: int | None = None) -> int | None:
         """--kimg or --num_epochs as real images per stage (None: the training file's schedule); epochs

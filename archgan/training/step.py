@@ -63,6 +63,7 @@ class StepContext:
     amp: bool = False
     channels_last: bool = False
     real: torch.Tensor | None = None  # the last real batch drawn; regularizers reuse it
+    labels: torch.Tensor | None = None  # its class labels (class-conditional networks), which the fakes get too
     real_images_drawn: int = 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -70,12 +71,24 @@ class StepContext:
         return torch.autocast(self.state.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def draw_real(self) -> torch.Tensor:
-        """The next real batch (this process's rows of it), faded as the schedule says; counted as shown."""
-        real = self.state.data.next(self.stage.batch_size, self.stage.resolution, self.position.alpha, self.rows)
+        """The next real batch (this process's rows of it), faded as the schedule says; counted as shown.
+        Its labels (for class-conditional networks) become `labels`."""
+        real, labels = self.state.data.next(self.stage.batch_size, self.stage.resolution, self.position.alpha, self.rows)
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        self.real, self.real_images_drawn = real, self.real_images_drawn + self.stage.batch_size
+        self.real, self.labels = real, labels
+        self.real_images_drawn += self.stage.batch_size
         return real
+
+    def inputs(self, micro: MicroBatch) -> dict[str, torch.Tensor]:
+        """The networks' named inputs for a micro-batch: the real batch's labels, which the generated images
+        of the step are made for too, so that every loss compares real and fake of the same classes and
+        the generator learns the data's class frequencies."""
+        return {} if self.labels is None else {"label": micro.take(self.labels)}
+
+    def generate(self, network: nn.Module, latents: torch.Tensor, micro: MicroBatch) -> torch.Tensor:
+        """Images from `network` (G or the trained wrapper of it) for the micro-batch's latents, in float32."""
+        return network(micro.take(latents), self.position.depth, self.position.alpha, **self.inputs(micro)).float()
 
     def latents(self) -> torch.Tensor:
         """This process's rows of a global batch of latents (every process draws the whole batch)."""
@@ -120,10 +133,11 @@ class StepContext:
             parts.append((micro, terms))
         return accumulated(parts)
 
-    def critic(self, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
-        """D at this step's depth and alpha, scores in float32: the trained (wrapped) one, or the state's own."""
-        network = self.discriminator if trained else self.state.discriminator
-        return lambda images: network(images, self.position.depth, self.position.alpha).float()
+    def critic(self, micro: MicroBatch, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+        """D at this step's depth and alpha for the micro-batch's images (and labels), scores in float32: the
+        trained (wrapped) one, or the state's own."""
+        network, inputs = self.discriminator if trained else self.state.discriminator, self.inputs(micro)
+        return lambda images: network(images, self.position.depth, self.position.alpha, **inputs).float()
 
 
 def train_step(context: StepContext, phases: Sequence[Phase]) -> Terms:

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from ..data.folder import load_image_folder
+from ..data.labels import ClassLabels, labels_from_file, labels_from_subfolders
 from ..data.stream import RealImages
-from ..errors import SetupError
+from ..errors import DatasetError, SetupError
 from ..interop.pretrained import load_pretrained
 from ..losses import build_loss
 from ..losses.objectives import LossContext
@@ -59,8 +60,9 @@ class Trainer:
                 METRICS[name].prepare({"inception_weights": settings.inception_weights})
         self.device = torch.device(settings.device)
         generator, discriminator, generator_ema = self._networks(pretrained=resume_from is None)
-        self.real_images, self.skipped_images = self._read_images()
-        data = RealImages(self.real_images, self.device, settings.seed, config.mirror, settings.generator.fade_resample)
+        self.real_images, self.labels, self.skipped_images = self._read_images()
+        data = RealImages(self.real_images, self.device, settings.seed, config.mirror, settings.generator.fade_resample,
+                          None if self.labels is None else self.labels.of_image)
         self.plan = RunPlan.build(*specs, world_size=distribution.world_size,
                                   images_per_stage=settings.images_per_stage(len(data)), start_resolution=start)
         self.loss = build_loss(config.loss)
@@ -100,9 +102,10 @@ class Trainer:
         torch.manual_seed(settings.seed + distribution.rank)  # layer randomness (dropout) differs per process
         return generator, discriminator, generator_ema
 
-    def _read_images(self) -> tuple[np.ndarray, list[tuple[str, str]]]:
-        """The training images (uint8, the `data_percentage` subset) and the files skipped as unreadable;
-        the main process decodes the folder into the cache first, the others then read the cache."""
+    def _read_images(self) -> tuple[np.ndarray, ClassLabels | None, list[tuple[str, str]]]:
+        """The training images (uint8, the `data_percentage` subset), their class labels when the networks
+        take labels, and the files skipped as unreadable; the main process decodes the folder into the
+        cache first, the others then read the cache."""
         settings = self.settings
         if not self.distribution.is_main:
             barrier(self.distribution)
@@ -111,7 +114,23 @@ class Trainer:
                                   Path(settings.cache_dir) if settings.cache_dir else None, settings.num_workers)
         if self.distribution.is_main:
             barrier(self.distribution)
-        return _subset(cache.images, settings.data_percentage), cache.skipped
+        keep = _subset(len(cache.images), settings.data_percentage)
+        labels = self._labels([cache.files[k] for k in keep]) if settings.generator.classes else None
+        return cache.images[keep] if len(keep) < len(cache.images) else cache.images, labels, cache.skipped
+
+    def _labels(self, files: list[str]) -> ClassLabels:
+        """The class of each training image, once its classes are as many as the networks take."""
+        settings = self.settings
+        labels = (labels_from_file(settings.labels_file, files) if settings.labels_file
+                  else labels_from_subfolders(settings.images_dir, files))
+        if len(labels.names) != settings.generator.classes:
+            source = settings.labels_file or settings.images_dir
+            shown = ", ".join(labels.names[:8]) + (", …" if len(labels.names) > 8 else "")
+            raise DatasetError(
+                f"{source}: the images are of {len(labels.names)} classes ({shown}), but the networks take "
+                f"{settings.generator.classes}; set `inputs: {{label: {{classes: {len(labels.names)}}}}}` in both "
+                "network files (a file with `base:` and that line is enough)")
+        return labels
 
     # ------------------------------------------------------------------------------------- step
 
@@ -247,10 +266,9 @@ def _warn_of_untrained_stages(network: nn.Module, loaded: LoadReport | None, sta
                     ", ".join(f"{size}×{size}" for size in untrained), role)
 
 
-def _subset(images: np.ndarray, percentage: float) -> np.ndarray:
-    """A fixed random `percentage` of the images (the same subset in every run and resume)."""
+def _subset(count: int, percentage: float) -> np.ndarray:
+    """The indices of a fixed random `percentage` of `count` images (the same subset in every run and resume)."""
     if percentage >= 100:
-        return images
-    count = max(1, round(len(images) * percentage / 100))
-    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:count].sort().values
-    return images[keep.numpy()]
+        return np.arange(count)
+    kept = max(1, round(count * percentage / 100))
+    return torch.randperm(count, generator=torch.Generator().manual_seed(0))[:kept].sort().values.numpy()
