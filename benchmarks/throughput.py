@@ -87,11 +87,14 @@ def images_per_second(step, batch: int, device: torch.device, warmup: int, steps
     return statistics.median(rates)
 
 
-def image_folder(folder: Path, resolution: int, count: int) -> Path:
+def image_folder(folder: Path, resolution: int, count: int, classes: int | None = None) -> Path:
+    """`count` random images; for a class-conditional network in `classes` class subfolders."""
     generator = np.random.default_rng(0)
     for index in range(count):
         pixels = generator.integers(0, 256, (resolution, resolution, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(folder / f"{index:05d}.png")
+        target = folder / f"class{index % classes}" if classes else folder
+        target.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(target / f"{index:05d}.png")
     return folder
 
 
@@ -100,7 +103,8 @@ def our_trainer(architecture: str, max_resolution: int, training: dict, batches:
     specs = [load_spec_text(json.dumps({"network": role, "base": architecture, "max_resolution": max_resolution}),
                             role=role) for role in ("generator", "discriminator")]
     config = load_training_config(None, training | {"batch_size": batches})
-    images = image_folder(work / "images", max_resolution, max(batches))
+    classes = specs[0].classes
+    images = image_folder(work / "images", max_resolution, max(max(batches), 2 * (classes or 0)), classes)
     settings = RunSettings(generator=specs[0], discriminator=specs[1], training=config, images_dir=str(images),
                            run_dir=str(work / "run"), sample_dir=str(work / "samples"), model_dir=str(work / "models"),
                            device=device, cache_dir=str(work / "cache"), num_workers=1, **speed)

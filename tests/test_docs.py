@@ -94,7 +94,7 @@ def test_copied_pggan_small_trains(tmp_path, image_folder, monkeypatch):
     assert list((tmp_path / "run" / "checkpoints").glob("step-000000002"))  # two steps of 16
 
 
-@pytest.mark.parametrize("name", ["pggan-small", "apgan", "fagan"])
+@pytest.mark.parametrize("name", ["pggan-small", "apgan", "fagan", "sngan-resnet", "pggan-resnet"])
 def test_diagrams_draw(name, tmp_path, capsys):
     assert main(["show", name, "--plot", str(tmp_path / f"{name}.png")]) == 0
     assert (tmp_path / f"{name}.png").stat().st_size > 10_000

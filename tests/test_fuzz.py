@@ -68,9 +68,11 @@ EXTREME = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=6),
     st.sampled_from(["(0, 0)", "(4, 4)", "(-1, 3)", "lrelu(nan)", "lrelu(1e999)", "True", "False", "conv",
-                     "to_rgb", "from_rgb", "generator", "discriminator", "pggan", "same", "hinge"]),
+                     "to_rgb", "from_rgb", "generator", "discriminator", "pggan", "same", "hinge", "$in", "$out",
+                     "residual", "forward", "training"]),
     st.lists(st.integers(min_value=-3, max_value=600), max_size=4),
-    st.dictionaries(st.sampled_from(["type", "channels", "use", "name", "layers"]), st.integers(-1, 9), max_size=2),
+    st.dictionaries(st.sampled_from(["type", "channels", "use", "name", "layers", "repeat", "main", "params",
+                                     "branches", "label"]), st.integers(-1, 9), max_size=2),
     st.builds(_deep, st.integers(min_value=30, max_value=80)),
 )
 
