@@ -65,8 +65,8 @@ ENTRY_KEYS = {
 }
 """Keys every entry may have besides its type's options."""
 RESERVED_NAMES = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu", "cuda", "double",
-    "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu",
+    "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
     "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
     "named_modules", "named_parameters", "parameters", "register_backward_hook", "register_buffer",
     "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
@@ -149,7 +149,7 @@ class LayerType:
     A type whose options include layer lists (schema LAYER_LIST or LAYER_LISTS) is a block: each list is a
     path that reads the block's input, expanded, validated and built like a stage's layers. The block's
     rules see its paths resolved: in `output_shape` each path option holds the path's output shape (a
-    list of them for LAYER_LISTS), in `build` the built path (an nn.Sequential; a list of them), and
+    list of them for LAYER_LISTS), in `build` the built path (a Chain; a list of them), and
     `parameters` counts the block's own weights only (its paths are counted as layers of their own).
     """
 
@@ -165,8 +165,8 @@ class LayerType:
     batch_group: Callable[[Options], int] | None = None
     inner_values: Callable[[Options, Shape, BuildContext], int] | None = None
     reads: tuple[str, ...] = ()
-    """The named inputs of the network the module reads besides its input tensor (e.g. ("label",)): its
-    forward takes them as keyword arguments, and a network whose spec does not declare them is refused."""
+    """The network's named inputs the layer reads besides its input tensor (e.g. ("label",)): its module is
+    a TakesInputs (layers/modules/blocks.py), whose forward gets them; a spec using it must declare them."""
     origin: str = field(default="", compare=False)
     """Set by `register`: BUILTIN, or the module to import for this type (what --plugin takes)."""
 

@@ -24,5 +24,6 @@ def build_layers(layers: Sequence[LayerSpec], shape: Shape, context: BuildContex
 
 
 def build_layer(layer: LayerSpec, shape: Shape, context: BuildContext) -> nn.Module:
+    """One entry's module for inputs of `shape` (a block gets its built paths in their options)."""
     paths = {path: build_layers(layers, shape, context) for path, layers in layer.paths()}
     return layer_type(layer.type).build(layer.resolved(paths), shape, context)
