@@ -42,6 +42,18 @@ def test_counts_equal_the_reference_code(name):
         assert _count(build_network(spec)) == expected, (name, role)
 
 
+def test_dcgan_starts_as_its_weights_init():
+    """pytorch/examples' weights_init: every convolution's weight from N(0, 0.02), batch-norm scales from
+    N(1, 0.02) and their shifts at 0."""
+    for role in ("generator", "discriminator"):
+        network = build_network(load_spec("dcgan", role))
+        weights = torch.cat([p.flatten() for n, p in network.named_parameters() if p.ndim == 4])
+        scales = torch.cat([m.weight for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)])
+        shifts = torch.cat([m.bias for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)])
+        assert abs(weights.mean()) < 1e-3 and 0.019 < weights.std() < 0.021, role
+        assert abs(scales.mean() - 1) < 0.01 and 0.015 < scales.std() < 0.025 and not shifts.any(), role
+
+
 def _top_rows(spec) -> dict[str, int]:
     """The parameters of each named entry of the stages and heads, blocks' paths included."""
     return {row.layer.split(":")[0]: row.parameters for stage in summarize(spec) for row in stage.rows

@@ -51,6 +51,8 @@ register(
             "eps": VARIANCE_EPS,
             "momentum": Option({"type": "number", "minimum": 0, "maximum": 1}, "running-statistics momentum", 0.1),
             "affine": Option({"type": "boolean"}, "learn a per-channel scale and shift", True),
+            "init_std": Option({"type": "number", "minimum": 0, "maximum": 1},
+                               "the scales start drawn from N(1, init_std) (DCGAN: 0.02); 0: all 1, as torch's", 0.0),
         },
         output_shape=same_shape,
         build=deferred("archgan.layers.modules.norm:build_batchnorm"),

@@ -33,8 +33,11 @@ def build_pixelnorm(options: Options, shape: Shape, context: BuildContext) -> nn
 
 
 def build_batchnorm(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-    return norm(shape[0], eps=options["eps"], momentum=options["momentum"], affine=options["affine"])
+    norm = (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(
+        shape[0], eps=options["eps"], momentum=options["momentum"], affine=options["affine"])
+    if options["affine"] and options["init_std"] > 0:  # DCGAN's weights_init: scales from N(1, 0.02)
+        nn.init.normal_(norm.weight, 1.0, options["init_std"])
+    return norm
 
 
 def build_instancenorm(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
