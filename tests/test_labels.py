@@ -216,6 +216,9 @@ def test_labels_from_a_file_and_what_an_unlabelled_folder_is_told(conditional, i
     assert _run(conditional, flat, tmp_path / "run3") == 1
     assert "a class-conditional network learns one class per subfolder, but 4 image(s) are not in one" in \
         capsys.readouterr().err
+    assert main(["train", "--images_dir", str(image_folder), "--run_dir", str(tmp_path / "run5"), "--labels",
+                 str(tmp_path / "labels.json")]) == 1
+    assert "these networks take no class label" in capsys.readouterr().err
     two = image_folder / "group2"
     for path in two.iterdir():
         path.rename(image_folder / "group1" / f"moved-{path.name}")

@@ -55,6 +55,9 @@ class Trainer:
                           start_resolution=start)
         else:
             check_fit(*specs, world_size=distribution.world_size)
+        if settings.labels_file and not settings.generator.classes:
+            raise SetupError(f"--labels {settings.labels_file}: these networks take no class label; a labels file is for "
+                             "class-conditional networks (inputs: {label: {classes: N}} in both files)")
         for name in config.metrics:
             if METRICS[name].prepare is not None:
                 METRICS[name].prepare({"inception_weights": settings.inception_weights})
