@@ -56,7 +56,7 @@ def test_label_embedding_joins_the_embedding_or_the_one_hot_vector(write):
     table = stage.e.embedding.weight
     assert torch.equal(out[:, :8, 0, 0], z) and torch.equal(out[:, 8:13, 0, 0], table[label])
     assert torch.equal(out[:, 13:, 0, 0], F.one_hot(label, 4).float())
-    assert network(z, label=label).shape == (3, 3, 4, 4)
+    assert torch.equal(network(z, label=label), network(z, label=label.int()))  # int32 labels work too
 
 
 def test_conditional_batchnorm_scales_and_shifts_by_class(write):
@@ -91,6 +91,7 @@ def test_label_select_picks_the_score_of_each_samples_class(write):
     stage = network.stage(0)
     every = stage.scores(stage[0](network.head(0)(images)))
     assert torch.allclose(network(images, label=label), every[torch.arange(5), label])
+    assert torch.equal(network(images, label=label.int()), network(images, label=label))
     with pytest.raises(SpecError, match=r"label_select picks one of 4 scores, one per class, but receives 3 values"):
         _label_spec(write, "[{type: flatten}, {type: dense, channels: 3}, {type: label_select}]")
 

@@ -22,7 +22,7 @@ class LabelEmbedding(TakesInputs):
         self.embedding = None if one_hot else nn.Embedding(classes, width)
 
     def forward(self, x: torch.Tensor, inputs: Inputs) -> torch.Tensor:
-        label = inputs["label"]
+        label = inputs["label"].long()
         code = F.one_hot(label, self.classes).to(x.dtype) if self.embedding is None else self.embedding(label).to(x.dtype)
         code = code.reshape(*code.shape, *([1] * (x.ndim - 2))).expand(-1, -1, *x.shape[2:])
         return torch.cat([x, code], dim=1)
@@ -74,7 +74,7 @@ class LabelSelect(TakesInputs):
     """scores [N, classes] -> the score of each sample's class [N, 1]."""
 
     def forward(self, scores: torch.Tensor, inputs: Inputs) -> torch.Tensor:
-        return scores.gather(1, inputs["label"].view(-1, 1))
+        return scores.gather(1, inputs["label"].long().view(-1, 1))
 
 
 def build_label_select(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
