@@ -201,6 +201,12 @@ def test_a_resume_with_other_classes_is_refused(conditional, image_folder, tmp_p
     assert "--labels: the run in" in capsys.readouterr().err
 
 
+def test_a_dry_run_counts_the_classes_from_the_file_names(conditional, image_folder, tmp_path, capsys):
+    assert _run(conditional, image_folder, tmp_path / "run", "--dry-run") == 0
+    assert "classes: group0 (14), group1 (13), group2 (13)" in capsys.readouterr().out
+    assert not (tmp_path / "run").exists()
+
+
 def test_labels_from_a_file_and_what_an_unlabelled_folder_is_told(conditional, image_folder, tmp_path, capsys):
     files = sorted(str(p.relative_to(image_folder)) for p in image_folder.rglob("*.*"))
     (tmp_path / "labels.json").write_text(json.dumps({name: index % CLASSES for index, name in enumerate(files)}))

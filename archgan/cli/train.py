@@ -317,6 +317,7 @@ def describe_run(settings: RunSettings, checkpoint: Path | None = None) -> str:
     """--dry-run: the files, every setting and the schedule a run would follow, without a tensor made or
     an image decoded (--num_epochs counts the folder's image files)."""
     from ..data.folder import find_images
+    from ..data.labels import load_labels
     from ..spec.summary import summarize
     from ..training.plan import RunPlan
 
@@ -333,6 +334,11 @@ def describe_run(settings: RunSettings, checkpoint: Path | None = None) -> str:
     lines += [f"{name}: {value}" for name, value in vars(settings).items() if name not in shown and value is not None]
     if dataset is not None:
         lines.append(f"dataset: {dataset:,} image files (--num_epochs {settings.stage_epochs:g} per stage)")
+    if settings.generator.classes:  # the labels are known from the file names alone
+        folder = Path(settings.images_dir)
+        files = [str(path.relative_to(folder)) for path, _ in find_images(folder).files]
+        labels = load_labels(folder, files, settings.generator.classes, settings.labels_file)
+        lines.append("classes: " + ", ".join(f"{name} ({count:,})" for name, count in zip(labels.names, labels.counts())))
     return "\n".join(lines + ["", plan.table()])
 
 

@@ -59,3 +59,17 @@ def labels_from_file(path: str | os.PathLike[str], files: Sequence[str]) -> Clas
         raise DatasetError(f"{printable(path)}: {len(missing)} image(s) of the folder have no class here (e.g. "
                            f"{', '.join(missing[:3])}); every image needs one")
     return _numbered([str(given[name]) for name in files], files, printable(path))
+
+
+def load_labels(images_dir: str | os.PathLike[str], files: Sequence[str], classes: int,
+                labels_file: str | os.PathLike[str] | None = None) -> ClassLabels:
+    """The class of each of `files` (relative to `images_dir`): from the labels file when one is given, else
+    from the subfolders; refused unless there are as many classes as the networks take."""
+    labels = labels_from_file(labels_file, files) if labels_file else labels_from_subfolders(images_dir, files)
+    if len(labels.names) != classes:
+        shown = ", ".join(labels.names[:8]) + (", …" if len(labels.names) > 8 else "")
+        raise DatasetError(
+            f"{printable(labels_file or images_dir)}: the images are of {len(labels.names)} classes ({shown}), but the "
+            f"networks take {classes}; set `inputs: {{label: {{classes: {len(labels.names)}}}}}` in both network "
+            "files (a file with `base:` and that line is enough)")
+    return labels

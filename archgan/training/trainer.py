@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from ..data.folder import load_image_folder
-from ..data.labels import ClassLabels, labels_from_file, labels_from_subfolders
+from ..data.labels import ClassLabels, load_labels
 from ..data.stream import RealImages
-from ..errors import DatasetError, SetupError
+from ..errors import SetupError
 from ..interop.pretrained import load_pretrained
 from ..losses import build_loss
 from ..losses.objectives import LossContext
@@ -118,22 +118,9 @@ class Trainer:
         if self.distribution.is_main:
             barrier(self.distribution)
         keep = _subset(len(cache.images), settings.data_percentage)
-        labels = self._labels([cache.files[k] for k in keep]) if settings.generator.classes else None
+        labels = load_labels(settings.images_dir, [cache.files[k] for k in keep], settings.generator.classes,
+                             settings.labels_file) if settings.generator.classes else None
         return cache.images[keep] if len(keep) < len(cache.images) else cache.images, labels, cache.skipped
-
-    def _labels(self, files: list[str]) -> ClassLabels:
-        """The class of each training image, once its classes are as many as the networks take."""
-        settings = self.settings
-        labels = (labels_from_file(settings.labels_file, files) if settings.labels_file
-                  else labels_from_subfolders(settings.images_dir, files))
-        if len(labels.names) != settings.generator.classes:
-            source = settings.labels_file or settings.images_dir
-            shown = ", ".join(labels.names[:8]) + (", …" if len(labels.names) > 8 else "")
-            raise DatasetError(
-                f"{source}: the images are of {len(labels.names)} classes ({shown}), but the networks take "
-                f"{settings.generator.classes}; set `inputs: {{label: {{classes: {len(labels.names)}}}}}` in both "
-                "network files (a file with `base:` and that line is enough)")
-        return labels
 
     # ------------------------------------------------------------------------------------- step
 
