@@ -10,7 +10,7 @@ from ..lazy import deferred
 from .conv import weight_options
 from .norm import VARIANCE_EPS
 from .registry import (WIDTH, BuildContext, LayerType, Option, Options, Shape, ShapeError, channels_option,
-                       feature_map, register)
+                       register)
 
 LABEL = ("label",)
 
@@ -85,7 +85,6 @@ register(
 
 def _projection_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
     if len(shape) != 1:
-        feature_map(shape, "projection")
         raise ShapeError(f"projection reads a feature vector, but receives a {'×'.join(map(str, shape))} map; put "
                          "a {type: global_pool} or {type: flatten} before it")
     classes(context, "projection")

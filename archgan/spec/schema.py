@@ -219,6 +219,16 @@ def _network_validator(role: Role, type_count: int) -> Draft202012Validator:
     return Draft202012Validator(network_schema(role))
 
 
+def raw_layers_validator() -> Draft202012Validator:
+    """Validates a layer list as written (a template's layers once its params are in)."""
+    return _raw_layers_validator(len(layer_types()))
+
+
+@lru_cache(maxsize=None)
+def _raw_layers_validator(type_count: int) -> Draft202012Validator:
+    return Draft202012Validator({"$defs": network_schema("generator")["$defs"], "$ref": "#/$defs/layer_list"})
+
+
 def strict_layer_validator(type_name: str) -> Draft202012Validator:
     """Validates an expanded layer entry: its type's options only, and every required option present."""
     return _strict_layer_validator(type_name, len(layer_types()))

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Callable, Mapping
-
-from jsonschema import Draft202012Validator
 
 from ..layers import LayerType, layer_type
 from ..layers.registry import ENTRY_KEYS, MAX_WIDTH, RESERVED_NAMES
 from ..options import with_defaults
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import RGB_KEY, LayerSpec, Role, StageSpec
-from .schema import network_schema, strict_layer_validator
+from .schema import raw_layers_validator, strict_layer_validator
 from .validate import schema_problems
 
 MAX_LAYERS = 2**12
@@ -148,7 +145,7 @@ class _Expander:
             self.problems.append(Problem(in_definition(path), f"'{value}' names no parameter of template '{template}'",
                                          found=f"'{value}'", allowed=", ".join(f"${p}" for p in params),
                                          hint=did_you_mean(value[1:], params)))
-        problems = [] if unknown else schema_problems(body, _raw_layers_validator(), in_definition)
+        problems = [] if unknown else schema_problems(body, raw_layers_validator(), in_definition)
         self.problems += problems
         return None if unknown or problems else body
 
@@ -227,17 +224,11 @@ def _within(locate: Callable[[JsonPath], Location], prefix: JsonPath) -> Callabl
     return lambda path: locate(prefix + path)
 
 
-@lru_cache(maxsize=1)
-def _raw_layers_validator() -> Draft202012Validator:
-    root = network_schema("generator")
-    return Draft202012Validator({"$defs": root["$defs"], "$ref": "#/$defs/layer_list"})
-
-
 def expand_layers(entries: list[Any], file: str = "<memory>") -> tuple[LayerSpec, ...]:
     """A layer list outside any file (no templates, no file defaults), expanded and checked as a file's
     would be: for tests and for plugin authors trying their types."""
     expander = _Expander({}, lambda path: Location(file, path))
-    problems = schema_problems(entries, _raw_layers_validator(), lambda path: Location(file, path))
+    problems = schema_problems(entries, raw_layers_validator(), lambda path: Location(file, path))
     layers = () if problems else expander.layers(entries, lambda path: Location(file, path))
     if problems or expander.problems:
         raise SpecError(problems + expander.problems)
