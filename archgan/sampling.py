@@ -7,6 +7,7 @@ import math
 import torch
 
 from .networks import Generator
+from .networks.styles import Truncation
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -29,13 +30,15 @@ def walk(points: torch.Tensor, frames: int) -> torch.Tensor:
 
 @torch.no_grad()
 def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float, batch_size: int, device,
-           labels: torch.Tensor | None = None) -> torch.Tensor:
-    """The generator's images for `latents` (and, for a class-conditional generator, `labels`), in batches,
-    as [0, 1] floats on the CPU."""
+           labels: torch.Tensor | None = None, truncation: Truncation | None = None) -> torch.Tensor:
+    """The generator's images for `latents` (and, for a class-conditional generator, `labels`; for a
+    style-based one, with its styles truncated if asked), in batches, as [0, 1] floats on the CPU."""
     chunks = []
+    truncated = {} if truncation is None else {"truncation": truncation}
     for start in range(0, len(latents), batch_size):
         inputs = {} if labels is None else {"label": labels[start:start + batch_size].to(device)}
-        chunks.append(generator(latents[start:start + batch_size].to(device), depth, alpha, **inputs).clamp(-1, 1).cpu())
+        images = generator(latents[start:start + batch_size].to(device), depth, alpha, **truncated, **inputs)
+        chunks.append(images.clamp(-1, 1).cpu())
     return (torch.cat(chunks) + 1) / 2
 
 
@@ -50,6 +53,22 @@ def class_labels(generator: Generator, count: int, chosen: int | None) -> torch.
     if chosen is not None and not 0 <= chosen < classes:
         raise ValueError(f"class {chosen}: {generator.spec.name} has classes 0 to {classes - 1}")
     return torch.full((count,), chosen) if chosen is not None else torch.arange(count) % classes
+
+
+def truncation_of(generator: Generator, psi: float | None, cutoff: int | None) -> Truncation | None:
+    """The truncation --truncation and --truncation_cutoff ask for (None: none), once the generator has a
+    mapping network and the cutoff is one of its style layers."""
+    if psi is None:
+        if cutoff is not None:
+            raise ValueError("a cutoff is given but no psi (--truncation PSI)")
+        return None
+    if generator.mapping is None:
+        raise ValueError(f"{generator.spec.name} has no mapping network: only a style-based generator (StyleGAN) "
+                         "truncates its styles")
+    if cutoff is not None and not 1 <= cutoff <= generator.num_styles:
+        raise ValueError(f"the cutoff must be between 1 and the generator's {generator.num_styles} style layers, "
+                         f"got {cutoff}")
+    return Truncation(psi, cutoff)
 
 
 GRID_MIN_WIDTH = 256

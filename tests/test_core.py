@@ -110,8 +110,9 @@ def test_every_layer_types_example_counts_its_parameters(type_name, variant):
     options = {"type": type_name, **kind.defaults(), **kind.example}
     if variant == "all_on":
         options |= {k: True for k, o in kind.options.items() if o.schema.get("type") == "boolean"}
-    shape = {"from_rgb": (3, 8, 8), "projection": (16,), "label_select": (5,)}.get(type_name, (16, 8, 8))
-    context = BuildContext(image_channels=3, classes=5)  # for the layers that read a class label
+    shape = {"from_rgb": (3, 8, 8), "projection": (16,), "auxiliary_classifier": (16,), "label_select": (5,)}.get(
+        type_name, (16, 8, 8))
+    context = BuildContext(image_channels=3, classes=5, style_size=7)  # for the layers that read a label or a style
     (layer,) = expand_layers([options])
     module = build_layer(layer, shape, context)
     assert layer_parameters(layer, shape, context) == _module_parameters(module)

@@ -96,6 +96,44 @@ def test_label_select_picks_the_score_of_each_samples_class(write):
         _label_spec(write, "[{type: flatten}, {type: dense, channels: 3}, {type: label_select}]")
 
 
+def test_the_auxiliary_classifier_gives_the_score_and_one_logit_per_class(write):
+    spec = _label_spec(write, "[{type: flatten}, {type: auxiliary_classifier, weight: 0.5, name: head}]")
+    network = build_network(spec)
+    assert sum(p.numel() for p in network.parameters()) == 3 * 6 + 6 + (6 * 16 + 1) * 5  # from_rgb, the head
+    images, label = torch.randn(5, 3, 4, 4), torch.tensor([0, 1, 2, 3, 1])
+    stage = network.stage(0)
+    every = stage.head(stage[0](network.head(0)(images)))
+    scores, logits = network(images, label=label, logits=True)
+    assert torch.equal(scores, every[:, 0]) and torch.equal(logits, every[:, 1:]) and logits.shape == (5, 4)
+    assert torch.equal(network(images, label=label), scores)
+    with pytest.raises(SpecError, match="an auxiliary_classifier gives the score and the class logits: it is the last"):
+        _label_spec(write, "[{type: flatten}, {type: auxiliary_classifier}, {type: dense, channels: 1}]")
+
+
+def test_the_classification_loss_reads_the_logits_of_the_pass_the_loss_made(write):
+    """weight × cross-entropy with the labels, per image batch, from the logits of the scoring pass (a
+    detached copy of the images, as R1 makes, included): no second pass through D."""
+    from types import SimpleNamespace
+
+    from archgan.training.step import MicroBatch, StepContext
+
+    network = build_network(_label_spec(write, "[{type: flatten}, {type: auxiliary_classifier, weight: 0.5}]"))
+    passes = []
+    network.register_forward_hook(lambda module, args, output: passes.append(1))
+    labels = torch.tensor([0, 1, 2, 3, 1, 0])
+    context = StepContext(state=SimpleNamespace(discriminator=network), position=SimpleNamespace(depth=1, alpha=1.0),
+                          stage=None, loss=None, loss_context=None, generator=None, discriminator=network, labels=labels)
+    micro = MicroBatch(1.0, None, None, True)
+    critic = context.critic(micro)
+    real, fake = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    scores = critic(real.detach().requires_grad_(True)) + critic(fake)
+    terms = context.classified({"loss": scores.mean()}, critic, micro, real, fake)
+    assert len(passes) == 2
+    expected = 0.5 * (F.cross_entropy(network(real, label=labels, logits=True)[1], labels)
+                      + F.cross_entropy(network(fake, label=labels, logits=True)[1], labels))
+    assert torch.allclose(terms["ac"], expected) and torch.allclose(terms["loss"], scores.mean() + expected)
+
+
 @pytest.mark.parametrize("layers, inputs, message", [
     ("[{type: flatten}, {type: projection}]", "", "projection reads the class label, but the network takes none: "
      "declare it at the top of the file, e.g. `inputs: {label: {classes: 10}}`"),
@@ -176,6 +214,31 @@ def test_every_loss_trains_a_conditional_network(loss, conditional, image_folder
     assert _run(conditional, image_folder, run, "--loss_function", loss, "--max_images", "48") == 0
     records = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert records and all(torch.isfinite(torch.tensor([r["loss/D"], r["loss/G"]])).all() for r in records)
+
+
+def test_an_ac_gan_trains_with_its_classification_losses(conditional, image_folder, write, tmp_path):
+    """pggan-conditional's discriminator with an auxiliary classifier in place of the projection head."""
+    discriminator = write(f"""network: discriminator
+base: pggan-conditional
+inputs: {{label: {{classes: {CLASSES}}}}}
+max_resolution: 16
+stages:
+  - {{resolution: 32, from_rgb: [{{type: from_rgb, channels: 32}}], layers: [{{use: down, in: 32, out: 64}}]}}
+  - {{resolution: 16, layers: [{{use: down, in: 64, out: 128}}]}}
+  - {{resolution: 8, layers: [{{use: down, in: 128, out: 128}}]}}
+  - resolution: 4
+    layers: [{{use: score, channels: 128}}]
+templates:
+  score:
+    params: [channels]
+    layers: [{{type: flatten}}, {{type: dense, channels: $channels}}, {{type: auxiliary_classifier, equalized_lr: true}}]
+""", "ac/discriminator.yaml")
+    arguments = list(conditional)
+    arguments[arguments.index("--discriminator_config") + 1] = str(discriminator)
+    run = tmp_path / "run"
+    assert _run(arguments, image_folder, run, "--max_images", "48") == 0
+    records = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor([r["loss/D_ac"], r["loss/G_ac"]])).all() for r in records if "loss/D" in r)
 
 
 def test_a_resumed_conditional_run_continues_exactly(conditional, image_folder, tmp_path):

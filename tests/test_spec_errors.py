@@ -31,7 +31,7 @@ def test_unknown_layer_type(write):
     message = error_of(path)
     assert f"{path}:7: at $.stages[0].layers[1].type: unknown layer type" in message
     assert "found:   'convv'" in message and "did you mean 'conv'?" in message
-    assert "allowed: batchnorm, blur, branches, conditional_batchnorm, constant, conv, conv_transpose, dense" in message
+    assert "allowed: auxiliary_classifier, batchnorm, bias, blur, branches, conditional_batchnorm, constant, conv, conv_transpose" in message
 
 
 def test_misspelled_key(write):

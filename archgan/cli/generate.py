@@ -87,6 +87,11 @@ def register(commands) -> None:
     out.add_argument("--class", dest="label", type=int, metavar="K",
                      help="a class-conditional generator's class for every image (default: the classes in turn; "
                      "an interpolation walks in class 0)")
+    out.add_argument("--truncation", type=finite_float, metavar="PSI",
+                     help="a style-based generator's truncation: each style pulled toward the average w, "
+                     "w_avg + PSI·(w − w_avg) (StyleGAN: 0.7; 1: none, 0: the average image)")
+    out.add_argument("--truncation_cutoff", type=int, metavar="N",
+                     help="truncate only the first N style layers (StyleGAN: 8, its 4² to 32² layers; default: all)")
     out.add_argument("--batch_size", type=int, default=64, help="images per forward pass")
     out.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: a GPU when there is one)")
     parser.set_defaults(run=run)
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
     from torchvision.utils import save_image
 
-    from ..sampling import class_labels, image_grid, render, walk
+    from ..sampling import class_labels, image_grid, render, truncation_of, walk
 
     for name in ("num", "batch_size", "frames"):
         if getattr(args, name) < 1:
@@ -114,11 +119,15 @@ def run(args: argparse.Namespace) -> int:
         class_labels(generator, 1, args.label)
     except ValueError as error:
         raise SetupError(f"--class {args.label}: {error}") from None
+    try:
+        truncation = truncation_of(generator, args.truncation, args.truncation_cutoff)
+    except ValueError as error:
+        raise SetupError(f"--truncation: {error}") from None
     if args.interpolate:
         points = torch.randn(args.interpolate, generator.latent_size, generator=generator_seed)
         latents = walk(points, args.frames)
         label = class_labels(generator, len(latents), 0 if args.label is None and generator.spec.classes else args.label)
-        frames = render(generator, latents, depth, alpha, args.batch_size, device, label)
+        frames = render(generator, latents, depth, alpha, args.batch_size, device, label, truncation)
         pictures = []
         for index, frame in enumerate(frames):
             save_image(frame, args.out / f"frame_{index:04d}.png")
@@ -127,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(frames)} frames and {args.out / 'interpolation.gif'} ({size}×{size})")
         return 0
     images = render(generator, torch.randn(args.num, generator.latent_size, generator=generator_seed), depth, alpha,
-                    args.batch_size, device, class_labels(generator, args.num, args.label))
+                    args.batch_size, device, class_labels(generator, args.num, args.label), truncation)
     if args.grid:
         save_image(image_grid(images, nrow=math.ceil(math.sqrt(args.num))), args.out / "grid.png")
         print(f"wrote {args.out / 'grid.png'}: {args.num} images at {size}×{size}")

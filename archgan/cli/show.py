@@ -10,7 +10,8 @@ from pathlib import Path
 from ..resources import architectures_dir, builtin_architectures
 from ..spec import NetworkSpec
 from ..spec.memory import stage_activations
-from ..spec.summary import growing_head_parameters, summarize
+from ..spec.stages import style_counts
+from ..spec.summary import LayerRow, growing_head_parameters, mapping_rows, summarize, total_parameters
 from ..training.config import load_training_config
 from ..training.memory import estimate_memory, format_bytes
 from .common import add_spec_arguments, load_specs, output_file
@@ -67,16 +68,18 @@ def render(spec: NetworkSpec) -> str:
         + (f"{len(spec.stages)} stages: {first}×{first} → {last}×{last}" if len(spec.stages) > 1 else f"one stage: {first}×{first}"),
     ]
     header = f"  {'layer':<26}{'activation':<13}{'output shape':<16}{'parameters':>12}"
+    mapping = mapping_rows(spec)
+    if mapping:
+        lines += ["", f"mapping network (z → the style w, read by {sum(style_counts(spec))} layers)", header]
+        lines += [_row(row) for row in mapping]
+        lines.append(f"  {'mapping total':<55}{sum(row.parameters or 0 for row in mapping if row.depth == 0):>12,}")
     for stage in stages:
         lines += ["", f"stage {stage.resolution}×{stage.resolution}", header]
-        for row in stage.rows:
-            count = "" if row.parameters is None else f"{row.parameters:,}"
-            name = "  " * row.depth + (f"({row.layer})" if row.head and row.depth == 0 else row.layer)
-            lines.append(f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}")
+        lines += [_row(row) for row in stage.rows]
         lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
         when = " while this stage fades in" if len(stages) > 1 else ""
         lines.append(f"  values kept for the backward pass per image{when}: {activations[stage.resolution]:,}")
-    total = sum(stage.parameters for stage in stages)
+    total = total_parameters(spec)
     growing_heads = growing_head_parameters(spec, stages)
     head = "to_rgb" if spec.role == "generator" else "from_rgb"
     lines += ["", f"total trainable parameters: {total:,}"]
@@ -84,3 +87,9 @@ def render(spec: NetworkSpec) -> str:
         lines.append(f"  of which {growing_heads:,} in the ({head}) heads of the lower stages, used while growing: "
                      f"{total - growing_heads:,} without them (as the paper's table counts)")
     return "\n".join(lines)
+
+
+def _row(row: LayerRow) -> str:
+    count = "" if row.parameters is None else f"{row.parameters:,}"
+    name = "  " * row.depth + (f"({row.layer})" if row.head and row.depth == 0 else row.layer)
+    return f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}"

@@ -318,7 +318,7 @@ def describe_run(settings: RunSettings, checkpoint: Path | None = None) -> str:
     an image decoded (--num_epochs counts the folder's image files)."""
     from ..data.folder import find_images
     from ..data.labels import load_labels
-    from ..spec.summary import summarize
+    from ..spec.summary import total_parameters
     from ..training.plan import RunPlan
 
     dataset = len(find_images(Path(settings.images_dir)).files) if settings.stage_epochs is not None else None
@@ -326,7 +326,7 @@ def describe_run(settings: RunSettings, checkpoint: Path | None = None) -> str:
                          images_per_stage=settings.images_per_stage(dataset), start_resolution=settings.start_resolution)
     lines = [f"run folder: {settings.run_dir}" + (f" (resuming from {checkpoint})" if checkpoint else "")]
     for spec in (settings.generator, settings.discriminator):
-        parameters = sum(stage.parameters for stage in summarize(spec))
+        parameters = total_parameters(spec)
         lines.append(f"{spec.role}: {spec.name} ({spec.source}), {parameters:,} parameters")
     lines.append(f"training: {settings.training.source}")
     lines += [f"  {key}: {json.dumps(value)}" for key, value in settings.training.to_dict().items()]

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (registration)
     resample,
     shape,
     stddev,
+    style,
 )
 from .registry import (
     BuildContext,

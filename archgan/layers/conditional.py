@@ -1,9 +1,10 @@
 """Layers that read the network's class label (its modules: modules/conditional.py): an embedding of the
 label joined to the input (a conditional generator's z, as the official ProGAN's label input), batch norm
 whose scale and shift come from the label (de Vries et al. 2017, as BigGAN and SNGAN's conditional
-generators), and two scores of a conditional discriminator: the projection head (Miyato & Koyama 2018) and
-StyleGAN's pick of the label's score among one per class. Each needs `inputs: {label: {classes: N}}` in its
-network's file."""
+generators), and three heads of a conditional discriminator: the projection head (Miyato & Koyama 2018),
+StyleGAN's pick of the label's score among one per class, and AC-GAN's auxiliary classifier (Odena et al.
+2017), whose class logits the training step scores against the label. Each needs `inputs: {label:
+{classes: N}}` in its network's file."""
 from __future__ import annotations
 
 from ..lazy import deferred
@@ -128,6 +129,35 @@ register(
         build=deferred("archgan.layers.modules.conditional:build_label_select"),
         parameters=lambda o, shape, context: 0,
         example={"type": "label_select"},
+        reads=LABEL,
+    )
+)
+
+
+def _classifier_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
+    if len(shape) != 1:
+        raise ShapeError(f"auxiliary_classifier reads a feature vector, but receives a {'×'.join(map(str, shape))} "
+                         "map; put a {type: global_pool} or {type: flatten} before it")
+    return (1 + classes(context, "auxiliary_classifier"),)
+
+
+register(
+    LayerType(
+        name="auxiliary_classifier",
+        family="conditional",
+        doc="AC-GAN's discriminator head (Odena et al. 2017): from the feature vector h, a dense layer to the "
+        "score and one logit per class; the discriminator returns the score, and each training step adds "
+        "`weight` × the cross-entropy of the logits with the label: of the real and the generated images to "
+        "D's loss, of the generated ones to G's. The last layer of the discriminator.",
+        options={name: option for name, option in weight_options(activation="linear", gain=1.0).items()
+                 if name != "activation"}
+        | {"weight": Option({"type": "number", "minimum": 0, "maximum": 1000},
+                            "weight of the classification loss in both networks' losses", 1.0)},
+        output_shape=_classifier_shape,
+        build=deferred("archgan.layers.modules.conditional:build_auxiliary_classifier"),
+        parameters=lambda o, shape, context: (shape[0] + (1 if o["bias"] else 0)) * (1 + context.classes),
+        example={"type": "auxiliary_classifier", "weight": 1.0, "equalized_lr": True},
+        label=lambda o: f"score + class logits (×{o['weight']:g})",
         reads=LABEL,
     )
 )

@@ -9,10 +9,12 @@ register(
     LayerType(
         name="constant",
         family="input",
-        doc="A learned channels×size×size map, the same for every sample, drawn from N(0, 1) (StyleGAN); it "
-        "reads only the batch size of its input (the latent), so the latent enters through other layers.",
+        doc="A learned channels×size×size map, the same for every sample (StyleGAN's 4×4 start); it reads only "
+        "the batch size of its input (the latent), so the latent enters through other layers.",
         options={"channels": channels_option("channels of the map"),
-                 "size": Option(POSITIVE_SIZE, "height and width of the map", 4)},
+                 "size": Option(POSITIVE_SIZE, "height and width of the map", 4),
+                 "init": Option({"enum": ["normal", "ones"]},
+                                "its start: drawn from N(0, 1) (StyleGAN2) or all ones (StyleGAN)", "normal")},
         output_shape=lambda options, shape, context: (options["channels"], options["size"], options["size"]),
         build=deferred("archgan.layers.modules.constant:build"),
         parameters=lambda options, shape, context: options["channels"] * options["size"] ** 2,

@@ -1,4 +1,5 @@
-"""Weighted layers: conv, conv_transpose, dense, to_rgb and from_rgb (their modules: modules/conv.py).
+"""Weighted layers: conv, conv_transpose, dense, to_rgb, from_rgb and a bias on its own (their modules:
+modules/conv.py).
 
 Equalized learning rate (Karras et al. 2018) draws weights from N(0, 1) and scales them at run time by
 gain/sqrt(fan_in); spectral normalization (Miyato et al. 2018) divides them by their largest singular
@@ -25,12 +26,21 @@ from .registry import (
     channels_option,
     feature_map,
     register,
+    same_shape,
 )
 
 SQRT2 = math.sqrt(2.0)
 
 
 INITS = ("auto", "normal", "orthogonal", "xavier")
+
+
+LR_MULTIPLIER = Option(
+    {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+    "learning-rate multiplier of weight and bias: both are stored divided by it and multiplied by it "
+    "at run time, so their start is unchanged and they learn that much slower (StyleGAN's mapping: 0.01)",
+    1.0,
+)
 
 
 def weight_options(activation: str, gain: float) -> dict[str, Option]:
@@ -54,12 +64,7 @@ def weight_options(activation: str, gain: float) -> dict[str, Option]:
         ),
         "init_scale": Option({"type": "number", "exclusiveMinimum": 0},
                              "the std of init normal, the gain of init orthogonal and xavier", 1.0),
-        "lr_multiplier": Option(
-            {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
-            "learning-rate multiplier of weight and bias: both are stored divided by it and multiplied by it "
-            "at run time, so their start is unchanged and they learn that much slower (StyleGAN's mapping: 0.01)",
-            1.0,
-        ),
+        "lr_multiplier": LR_MULTIPLIER,
     }
 
 
@@ -252,5 +257,23 @@ register(
         parameters=_dense_parameters,
         example={"type": "dense", "channels": 512, "reshape": [4, 4], "gain": 0.3535533905932738},
         label=_dense_label,
+    )
+)
+
+
+# ----------------------------------------------------------------------------------------- bias
+
+register(
+    LayerType(
+        name="bias",
+        family="conv",
+        doc="A learned value per channel (or feature) added to the input, starting at 0, then an activation: "
+        "a bias where it is not part of the layer before, as StyleGAN's after its noise (a convolution with "
+        "`bias: false`, a blur, the noise, then this; blurring a bias changes it at the borders).",
+        options={"activation": activation_option("linear"), "lr_multiplier": LR_MULTIPLIER},
+        output_shape=same_shape,
+        build=deferred("archgan.layers.modules.conv:build_bias"),
+        parameters=lambda options, shape, context: shape[0],
+        example={"type": "bias", "activation": "lrelu"},
     )
 )

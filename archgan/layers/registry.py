@@ -125,10 +125,12 @@ def same_shape(options: Options, shape: Shape, context: BuildContext) -> Shape:
 @dataclass(frozen=True)
 class BuildContext:
     """Facts about the whole network that a few layer types need: to_rgb emits the image channels, layers
-    that read the class label need the number of classes (None: the network takes no label)."""
+    that read the class label need the number of classes (None: the network takes no label), layers that
+    read the style need its length (None: the network has no mapping network)."""
 
     image_channels: int
     classes: int | None = None
+    style_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,10 @@ class LayerType:
     batch_group: Callable[[Options], int] | None = None
     inner_values: Callable[[Options, Shape, BuildContext], int] | None = None
     reads: tuple[str, ...] = ()
-    """The network's named inputs the layer reads besides its input tensor (e.g. ("label",)): its module is
-    a TakesInputs (layers/modules/blocks.py), whose forward gets them; a spec using it must declare them."""
+    """The network's named inputs the layer reads besides its input tensor: "label" (which the spec declares)
+    or "style" (the generator's mapping network makes it; the module is a ReadsStyle, which knows which of
+    the styles is its own). Its module is a TakesInputs (layers/modules/blocks.py), whose forward gets them;
+    only the auxiliary classifier's label is read by its loss instead."""
     origin: str = field(default="", compare=False)
     """Set by `register`: BUILTIN, or the module to import for this type (what --plugin takes)."""
 

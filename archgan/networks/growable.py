@@ -7,6 +7,8 @@ The forward contract, which every architecture keeps:
 
     G(z, depth=None, alpha=None, **inputs) -> images [N, C, R, R]
     D(images, depth=None, alpha=None, **inputs) -> scores [N]
+    D(images, depth, alpha, logits=True, **inputs) -> (scores [N], class logits [N, classes]) for a
+        discriminator that ends in an auxiliary_classifier (AC-GAN)
 
 - `depth` (1 … number of stages) and `alpha` (0 … 1, a float or a 0-d tensor) say where the network
   stands in growing; R is the resolution of stage `depth`. Left out, they are where the network was left:
@@ -16,6 +18,11 @@ The forward contract, which every architecture keeps:
   (`label`, [N] integers from 0 to classes − 1) of a network whose spec declares `inputs: {label: ...}`.
   A network takes exactly the inputs its spec declares: a missing one or any other is refused with the
   list of those it takes. The layers that read one get it through the Chain of their stage.
+- A generator with a mapping network (StyleGAN) makes w = mapping(z) (the label, if declared, reaches the
+  mapping's layers too) and hands every style layer its own copy as the named input `style` [N, L, w];
+  `truncation=Truncation(psi, cutoff)` (sampling) and `mixing=StyleMixing(latents, cutoff)` (training)
+  change those copies (networks/styles.py). `w_avg`, the tracked average of w, is a buffer: it is saved
+  with the weights and copied into the generator's average.
 - A generator returns one image batch; a generator whose spec declares per-stage outputs (MSG-GAN)
   returns a list of them, lowest resolution first, and its discriminator takes such a list.
 """
@@ -30,8 +37,10 @@ from ..spec.model import NetworkSpec, stage_key
 from ..spec.shapes import format_shape
 from ..spec.stages import StagePlan, every_plan, image_shape, stage_shapes
 from ..layers.modules.blocks import Chain, Inputs
+from ..layers.modules.style import ReadsStyle
 from .build import build_layers
 from .fade import Alpha, downsample_for_old_path, fade_in, is_fading, upsample_old_image
+from .styles import StyleMixing, Truncation, mix, truncate
 
 
 class _Growable(nn.Module):
@@ -111,21 +120,48 @@ class Generator(_Growable):
         for stage, shapes in zip(spec.stages, stage_shapes(spec)):
             self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shapes.layers_in, context)
             self.to_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, shapes.layers_out, context)
+        self.mapping: Chain | None = None
+        if spec.mapping is not None:
+            self.mapping = build_layers(spec.mapping, (spec.latent_size,), spec.mapping_context)
+            self.register_buffer("w_avg", torch.zeros(spec.style_size))
+        for index, layer in enumerate(self.style_layers()):
+            layer.style_index = index
+        self.num_styles = len(self.style_layers())
 
     @property
     def latent_size(self) -> int:
         return self.spec.latent_size  # type: ignore[return-value]
 
+    def style_layers(self) -> list[ReadsStyle]:
+        """The layers that read a style, in the order of their styles: stage by stage, a stage's layers
+        before its head (spec/stages.style_counts counts them in this order)."""
+        return [module for index in range(self.num_stages) for chain in (self.stage(index), self.head(index))
+                for module in chain.modules() if isinstance(module, ReadsStyle)]
+
+    def styles(self, z: torch.Tensor, inputs: Inputs, truncation: Truncation | None = None,
+               mixing: StyleMixing | None = None) -> torch.Tensor:
+        """The style of every style layer [N, L, w]: w = mapping(z), mixed and truncated as asked."""
+        if self.mapping is None:
+            raise ValueError(f"{self.spec.name}: truncation and style mixing need a mapping network (StyleGAN's); "
+                             "this generator has none")
+        styles = self.mapping(z, inputs).unsqueeze(1).expand(-1, self.num_styles, -1)
+        if mixing is not None:
+            styles = mix(styles, self.mapping(mixing.latents, inputs), mixing.cutoff)
+        return styles if truncation is None else truncate(styles, self.w_avg, truncation)
+
     def head(self, index: int) -> Chain:
         """The to_rgb layers of stage `index`."""
         return self.to_rgb[stage_key(self.spec.stages[index].resolution)]
 
-    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, **inputs: Any) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, *,
+                truncation: Truncation | None = None, mixing: StyleMixing | None = None, **inputs: Any) -> torch.Tensor:
         depth, alpha = self.position(depth, alpha)
         plan = self._plan_at(depth, alpha)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise ValueError(f"{self.spec.name}: expects latents of shape [N, {self.latent_size}], got {list(z.shape)}")
         named = self._check_inputs(inputs, z.shape[0])
+        if self.mapping is not None or truncation is not None or mixing is not None:
+            named = {**named, "style": self.styles(z, named, truncation, mixing)}
         x = z.reshape(z.shape[0], -1, 1, 1)
         for index in plan.stages[:-1]:
             x = self.stage(index)(x, named)
@@ -155,8 +191,8 @@ class Discriminator(_Growable):
         """The from_rgb layers of stage `index`."""
         return self.from_rgb[stage_key(self.spec.stages[index].resolution)]
 
-    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None,
-                **inputs: Any) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, *,
+                logits: bool = False, **inputs: Any) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         depth, alpha = self.position(depth, alpha)
         plan = self._plan_at(depth, alpha)
         expected = image_shape(self.spec, plan.head)
@@ -172,7 +208,12 @@ class Discriminator(_Growable):
             x = fade_in(old, x, alpha)
         for index in plan.stages[1:]:
             x = self.stage(index)(x, named)
-        return x.reshape(images.shape[0])
+        if self.spec.classifier is None:
+            if logits:
+                raise ValueError(f"{self.spec.name}: only a discriminator ending in an auxiliary_classifier gives "
+                                 "class logits")
+            return x.reshape(images.shape[0])
+        return (x[:, 0], x[:, 1:]) if logits else x[:, 0]
 
 
 def build_network(spec: NetworkSpec) -> Generator | Discriminator:

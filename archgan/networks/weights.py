@@ -121,16 +121,21 @@ def trained_position(path: str | os.PathLike[str], metadata: dict[str, str] | No
 
 def describe_key(spec: NetworkSpec | None, key: str) -> str:
     """'stage 16×16, layer 1 (conv 3×3)' for a state-dict key of a growable network of `spec`; inside a
-    block, 'stage 16×16, layer res0 (residual), main, layer 1 (conv 3×3)'."""
-    match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)x\d+\.(.+)$", key)
-    if not match or spec is None:
-        return "not part of any spec layer"
-    part, resolution, rest = match.group(1), int(match.group(2)), match.group(3).split(".")
-    stage = next((s for s in spec.stages if s.resolution == resolution), None)
-    if stage is None:
-        return f"a {resolution}×{resolution} stage, which this spec does not have"
-    layers = stage.layers if part == "stages" else stage.rgb
-    where = [f"stage {resolution}×{resolution}" + ("" if part == "stages" else f" {part}")]
+    block, 'stage 16×16, layer res0 (residual), main, layer 1 (conv 3×3)'; 'mapping network, layer 1 (dense)'."""
+    if spec is not None and spec.mapping is not None and key == "w_avg":
+        return "the mapping network's average w"
+    if spec is not None and spec.mapping is not None and key.startswith("mapping."):
+        layers, rest, where = spec.mapping, key.split(".")[1:], ["mapping network"]
+    else:
+        match = re.match(r"(stages|to_rgb|from_rgb)\.(\d+)x\d+\.(.+)$", key)
+        if not match or spec is None:
+            return "not part of any spec layer"
+        part, resolution, rest = match.group(1), int(match.group(2)), match.group(3).split(".")
+        stage = next((s for s in spec.stages if s.resolution == resolution), None)
+        if stage is None:
+            return f"a {resolution}×{resolution} stage, which this spec does not have"
+        layers = stage.layers if part == "stages" else stage.rgb
+        where = [f"stage {resolution}×{resolution}" + ("" if part == "stages" else f" {part}")]
     while rest:
         names = {layer.name or str(index): layer for index, layer in enumerate(layers)}
         layer = names.get(rest[0])

@@ -1,7 +1,8 @@
 """A picture of a network as it grows: stages left to right, each a column of layer boxes coloured by
-family (attention and minibatch-stddev layers outlined), the to_rgb / from_rgb head of every stage
+family (attention, minibatch-stddev and style layers outlined), the to_rgb / from_rgb head of every stage
 beside it, and the fade-in drawn where a new stage blends with the one before. A block is drawn as its
-box, its paths side by side below it (an empty path as a line marked "identity") and the merge."""
+box, its paths side by side below it (an empty path as a line marked "identity") and the merge. A
+generator's mapping network is the first column, its w going to every style layer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Sequence
 
 from ..figures import new_figure
 from ..layers import layer_type
-from .model import LayerSpec, NetworkSpec, walk_layers
+from .model import LayerSpec, NetworkSpec
+from .stages import style_counts
 
 COLOURS = {
     "block": "#e9edc9",
@@ -21,8 +23,11 @@ COLOURS = {
     "stddev": "#90be6d",
     "regularization": "#f4acb7",
     "activation": "#f1f1f1",
+    "style": "#ffafcc",
+    "noise": "#e4f1fe",
+    "conditional": "#a2d2ff",
 }
-MARKED = {"attention", "stddev"}
+MARKED = {"attention", "stddev", "style"}
 BOX_W, BOX_H, GAP_X, GAP_Y = 2.6, 0.42, 1.0, 0.12
 
 
@@ -50,7 +55,7 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     generator = spec.role == "generator"
-    tallest = max(_rows(stage.layers) for stage in spec.stages)
+    tallest = _tallest(spec)
     head_y = top - (tallest + 1.6) * (BOX_H + GAP_Y) if generator else top
     body_top = top if generator else top - 1.6 * (BOX_H + GAP_Y)
     axis.text(-0.2, top + 0.55, f"{spec.role} '{spec.name}'", fontsize=11, weight="bold", ha="left")
@@ -99,9 +104,15 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
             y = merge_y - step
         return y
 
+    first = _first_stage_column(spec)
+    if first:
+        axis.text(BOX_W / 2, body_top + 0.15, "mapping z → w", ha="center", fontsize=8, weight="bold")
+        bottom = draw_layers(spec.mapping, 0, body_top, BOX_W)
+        axis.text(BOX_W / 2, bottom - 0.1, f"w → each of the {sum(style_counts(spec))}\nstyle layers (★ style)",
+                  ha="center", va="top", fontsize=6.5, color="#c9184a")
     columns = []
     for index, stage in enumerate(spec.stages):
-        x = index * (BOX_W + GAP_X)
+        x = (index + first) * (BOX_W + GAP_X)
         axis.text(x + BOX_W / 2, body_top + 0.15, f"{stage.resolution}×{stage.resolution}", ha="center",
                   fontsize=8, weight="bold")
         bottom = draw_layers(stage.layers, x, body_top, BOX_W) + GAP_Y
@@ -128,19 +139,27 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
     return height
 
 
+def _first_stage_column(spec: NetworkSpec) -> int:
+    """1 when the mapping network takes the first column, else 0."""
+    return 0 if spec.mapping is None else 1
+
+
+def _tallest(spec: NetworkSpec) -> int:
+    return max([_rows(stage.layers) for stage in spec.stages] + [_rows(spec.mapping or ()) + 2])
+
+
 def draw(specs: Sequence[NetworkSpec], path: str | Path) -> Path:
     """Save a diagram of one or more networks (e.g. a generator and its discriminator) to `path`."""
     from matplotlib.patches import Patch
 
-    widest = max(len(spec.stages) for spec in specs)
-    heights = [(max(_rows(s.layers) for s in spec.stages) + 3.2) * (BOX_H + GAP_Y) + 1.0 for spec in specs]
+    widest = max(len(spec.stages) + _first_stage_column(spec) for spec in specs)
+    heights = [(_tallest(spec) + 3.2) * (BOX_H + GAP_Y) + 1.0 for spec in specs]
     figure = new_figure(figsize=(max(6.0, widest * 1.5 + 1), sum(heights) * 0.75 + 0.6))
     axis = figure.subplots()
     top = 0.0
     for spec in specs:
         top -= _draw_network(axis, spec, top)
-    families = sorted({layer_type(layer.type).family for spec in specs for stage in spec.stages
-                       for layer in walk_layers(stage.layers + stage.rgb)})
+    families = sorted({layer_type(layer.type).family for spec in specs for layer in spec.all_layers()})
     axis.legend(handles=[Patch(facecolor=COLOURS.get(f, "white"), edgecolor="black", label=f) for f in families],
                 loc="lower right", fontsize=7, ncol=min(4, len(families)), frameon=False)
     axis.set_xlim(-0.3, widest * (BOX_W + GAP_X))

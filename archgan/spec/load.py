@@ -14,7 +14,7 @@ from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import FADE_RESAMPLE, NetworkSpec, Role
 from .parse import ParsedFile, parse_text, read_file
 from .schema import network_validator
-from .templates import expand_stages
+from .templates import expand_mapping, expand_stages
 from .validate import check_network, schema_problems
 
 ROLES: tuple[Role, ...] = ("generator", "discriminator")
@@ -176,6 +176,7 @@ def _build(document: _Document) -> NetworkSpec:
         fade_resample=data.get("fade_resample", FADE_RESAMPLE[role][0]),
         latent_size=data.get("latent_size") if role == "generator" else None,
         classes=data.get("inputs", {}).get("label", {}).get("classes"),
+        mapping=expand_mapping(data, document.locate),
         description=data.get("description", ""),
         source=str(document.path),
     ))

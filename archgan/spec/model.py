@@ -21,6 +21,10 @@ FADE_RESAMPLE: Mapping[Role, tuple[str, ...]] = {"generator": UPSAMPLE_MODES, "d
 upsamples the previous stage's image ×2, the discriminator downsamples its input image ×½."""
 
 
+CLASSIFIER = "auxiliary_classifier"
+"""The layer type of AC-GAN's head: a discriminator that ends in it gives class logits beside its score."""
+
+
 def stage_key(resolution: int) -> str:
     """The name of a stage's modules ('16x16'): by resolution, so the same stage has the same parameter
     names in a network of any depth, and a 256×256 model can start from a 128×128 one."""
@@ -119,18 +123,32 @@ class NetworkSpec:
     fade_resample: str  # one of FADE_RESAMPLE[role]
     latent_size: int | None = None
     classes: int | None = None  # the class count of its `label` input; None: it takes no label
+    mapping: tuple[LayerSpec, ...] | None = None  # a generator's mapping network z -> w (empty: w = z); None: none
+    style_size: int | None = None  # the length of w (the mapping's output), set by the validator
     description: str = ""
     source: str = field(default="<memory>", compare=False)
 
     @property
     def context(self) -> BuildContext:
         """What the layer types' rules need to know of the whole network."""
-        return BuildContext(self.image_channels, self.classes)
+        return BuildContext(self.image_channels, self.classes, self.style_size)
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """The named inputs the network takes beside z or the images."""
         return ("label",) if self.classes is not None else ()
+
+    @property
+    def classifier(self) -> LayerSpec | None:
+        """A discriminator's auxiliary classifier (AC-GAN): its last layer, when it is one (the validator
+        refuses one anywhere else); its `weight` scales the classification loss."""
+        layers = self.stages[-1].layers if self.role == "discriminator" and self.stages else ()
+        return layers[-1] if layers and layers[-1].type == CLASSIFIER else None
+
+    @property
+    def mapping_context(self) -> BuildContext:
+        """The mapping network's: it makes the style, so none of its layers can read one."""
+        return BuildContext(self.image_channels, self.classes)
 
     @property
     def resolutions(self) -> list[int]:
@@ -150,8 +168,9 @@ class NetworkSpec:
             document["inputs"] = {"label": {"classes": self.classes}}
         document["image_channels"] = self.image_channels
         document["fade_resample"] = self.fade_resample
-        plugins = plugins_of(name for stage in self.stages for layer in stage.layers + stage.rgb
-                             for name in layer.type_names())
+        if self.mapping is not None:
+            document["mapping"] = [layer.to_dict() for layer in self.mapping]
+        plugins = plugins_of(name for layer in self.all_layers() for name in layer.type_names())
         if plugins:  # so that loading it without them names what to install (spec/load.py)
             document["plugins"] = plugins
         document["stages"] = [
@@ -163,6 +182,13 @@ class NetworkSpec:
             for stage in self.stages
         ]
         return document
+
+    def all_layers(self) -> Iterator[LayerSpec]:
+        """Every entry of the network, the mapping's first, then each stage's layers and image head, those
+        inside blocks included."""
+        yield from walk_layers(self.mapping or ())
+        for stage in self.stages:
+            yield from walk_layers(stage.layers + stage.rgb)
 
     def to_json(self) -> str:
         """The canonical form: everything explicit, stable key order, loadable with load_spec_text."""

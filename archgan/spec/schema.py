@@ -119,7 +119,7 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
             "type": "object",
             "description": "scale every channel count of the network (each layer's `channels`, the channels of a "
             "reshape to a map) to round(channels × multiplier), at most max_channels, as Ultralytics' `scales`; "
-            "a score's single channel and an image's `image_channels` are not widths and stay",
+            "a score's single channel, one score per class and an image's `image_channels` are not widths and stay",
             "properties": {
                 "multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 64,
                                "description": "e.g. 0.25 for a network a quarter as wide"},
@@ -142,6 +142,12 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
     required_without_base = ["stages"]
     if role == "generator":
         properties["latent_size"] = dict(WIDTH, description="length of the latent vector z")
+        properties["mapping"] = {
+            "$ref": "#/$defs/layer_list",
+            "description": "a mapping network (StyleGAN): layers from the latent z, a vector, to the style w, a "
+            "vector, which the layers that read a style (style_modulation) get; its own weights, trained with the "
+            "generator's, and the average of w (truncation) are saved with the generator",
+        }
         required_without_base.append("latent_size")
 
     return {

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..layers import Shape
-from .model import NetworkSpec
+from ..layers import Shape, layer_type
+from .model import NetworkSpec, walk_layers
 from .shapes import output_shape
 
 
@@ -29,6 +29,7 @@ class StagePlan:
     head: int  # the stage whose to_rgb makes (or from_rgb reads) the image
     old_head: int | None  # while fading: the neighbouring stage whose head is on the resampled old path
     resolution: int  # the size of the image made or read
+    styles: int = 0  # how many of a style-based generator's styles these stages read: the first so many
 
     @property
     def heads(self) -> tuple[int, ...]:
@@ -45,7 +46,16 @@ def stage_plan(spec: NetworkSpec, depth: int, fading: bool) -> StagePlan:
     else:
         top = count - depth
         stages, head, old_head = tuple(range(top, count)), top, top + 1
-    return StagePlan(depth, fading, stages, head, old_head if fading else None, spec.stages[head].resolution)
+    styles = sum(style_counts(spec)[index] for index in stages) if spec.role == "generator" else 0
+    return StagePlan(depth, fading, stages, head, old_head if fading else None, spec.stages[head].resolution, styles)
+
+
+def style_counts(spec: NetworkSpec) -> tuple[int, ...]:
+    """How many styles each stage reads (its layers' and its head's style layers). A generator numbers its
+    style layers stage by stage in this order, a stage's layers before its head, so the stages of any depth
+    read the first styles (the old head of a fade-in belongs to one of them)."""
+    return tuple(sum("style" in layer_type(layer.type).reads for layer in walk_layers(stage.layers + stage.rgb))
+                 for stage in spec.stages)
 
 
 def every_plan(spec: NetworkSpec) -> Iterator[StagePlan]:

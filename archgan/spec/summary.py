@@ -73,6 +73,20 @@ def summarize(spec: NetworkSpec) -> list[StageSummary]:
     return summaries
 
 
+def mapping_rows(spec: NetworkSpec) -> tuple[LayerRow, ...]:
+    """The rows of a generator's mapping network, from the latent to the style w (none without one)."""
+    if spec.mapping is None:
+        return ()
+    return (LayerRow("latent z", "", str(spec.latent_size), None),
+            *_rows(spec.mapping, (spec.latent_size,), spec.mapping_context, head=False))
+
+
+def total_parameters(spec: NetworkSpec) -> int:
+    """Every trainable value of the network: its stages' and its mapping network's."""
+    return sum(stage.parameters for stage in summarize(spec)) + sum(
+        row.parameters or 0 for row in mapping_rows(spec) if row.depth == 0)
+
+
 def growing_head_parameters(spec: NetworkSpec, summaries: Sequence[StageSummary]) -> int:
     """Parameters of the image heads that only run while the network grows: every head but the one the
     full-depth StagePlan uses (the paper's Table 2 leaves them out)."""

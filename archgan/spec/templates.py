@@ -42,6 +42,7 @@ class _Expander:
         self.defaults: Mapping[str, Any] = document.get("defaults", {})
         self.width: Mapping[str, Any] | None = document.get("width")
         self.image_channels: int = document.get("image_channels", 3)
+        self.classes: int | None = document.get("inputs", {}).get("label", {}).get("classes")
         self.locate = locate
         self.problems: list[Problem] = []
         self.count = 0
@@ -191,13 +192,14 @@ class _Expander:
 
     def scale_width(self, kind: LayerType, entry: dict[str, Any]) -> None:
         """`width: {multiplier, max_channels}` on every option that is a width (channels; see Option.widen).
-        One channel is a score and `image_channels` channels an image: they are not widths and stay."""
+        One channel is a score, one per class the scores of a class-conditional discriminator (label_select) and
+        `image_channels` channels an image: they are not widths and stay."""
         if self.width is None:
             return
         multiplier, widest = self.width["multiplier"], self.width.get("max_channels", MAX_WIDTH)
 
         def scale(channels: int) -> int:
-            if channels in (1, self.image_channels):
+            if channels in (1, self.image_channels, self.classes):
                 return channels
             return min(max(1, round(channels * multiplier)), widest)
 
@@ -232,6 +234,17 @@ def expand_layers(entries: list[Any], file: str = "<memory>") -> tuple[LayerSpec
     layers = () if problems else expander.layers(entries, lambda path: Location(file, path))
     if problems or expander.problems:
         raise SpecError(problems + expander.problems)
+    return layers
+
+
+def expand_mapping(document: Mapping[str, Any], locate: Callable[[JsonPath], Location]) -> tuple[LayerSpec, ...] | None:
+    """A generator's mapping network expanded like a stage's layers (the same templates and defaults)."""
+    if "mapping" not in document:
+        return None
+    expander = _Expander(document, locate)
+    layers = expander.layers(document["mapping"], _within(locate, ("mapping",)))
+    if expander.problems:
+        raise SpecError(expander.problems)
     return layers
 
 

@@ -10,10 +10,10 @@ import jsonschema
 
 from ..layers import Shape, layer_type
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
-from .model import RGB_KEY, LayerSpec, NetworkSpec, StageSpec, walk_layers
+from .model import CLASSIFIER, RGB_KEY, LayerSpec, NetworkSpec, StageSpec, walk_layers
 from .shapes import format_shape, output_shape
 from .stages import StagePlan, StageShapes, image_shape, iter_stage_shapes, stage_plan
-from .summary import summarize
+from .summary import total_parameters
 
 MAX_PARAMETERS = 2**30
 """Upper bound of a network's trainable parameters (4 GiB of float32 weights, four times that with Adam's
@@ -190,10 +190,14 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
     what the one before gives, and at every depth the stage that is newest there (the StagePlan's head)
     makes or reads an image of its size and hands the next stage what it expects. Returns the spec
     with the from_rgb widths left out filled in."""
-    for stage in spec.stages:
-        for layer in walk_layers(stage.layers + stage.rgb):
-            check_layer_options(layer)
-            _check_head_role(spec, layer)
+    for layer in spec.all_layers():
+        check_layer_options(layer)
+        _check_head_role(spec, layer)
+        if layer.type == CLASSIFIER and layer is not spec.classifier:
+            raise SpecError.single(layer.location, "an auxiliary_classifier gives the score and the class logits: it "
+                                   "is the last layer of a discriminator (of its last, lowest-resolution stage)",
+                                   hint="move it to the end of the 4×4 stage, in place of the final dense layer")
+    spec = _with_style_size(spec)
     for index in range(1, len(spec.stages)):
         _check_doubles(spec, index)
     if spec.role == "discriminator":
@@ -212,10 +216,32 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
     return checked
 
 
+def _with_style_size(spec: NetworkSpec) -> NetworkSpec:
+    """The spec with the length of w its mapping network makes (from z, a vector, to a vector)."""
+    if spec.mapping is None:
+        return spec
+    for layer in walk_layers(spec.mapping):
+        if "style" in layer_type(layer.type).reads:
+            raise SpecError.single(layer.location, f"{layer.type} reads the style, which the mapping network makes: "
+                                   "none of its own layers can read it", hint="move the layer into a stage")
+    made = output_shape(spec.mapping, (spec.latent_size,), spec.mapping_context)
+    if len(made) != 1:
+        raise SpecError.single(spec.mapping[-1].location if spec.mapping else Location(spec.source, ("mapping",)),
+                               "the mapping network must end in a vector, the style w",
+                               found=format_shape(made), allowed="a vector of features, e.g. {type: dense, channels: 512}")
+    return replace(spec, style_size=made[0])
+
+
 def _check_inputs_read(spec: NetworkSpec) -> None:
-    """A declared input some layer reads (a layer reading an undeclared one fails its shape rule)."""
-    read = {name for stage in spec.stages for layer in walk_layers(stage.layers + stage.rgb)
-            for name in layer_type(layer.type).reads}
+    """A declared input some layer reads (a layer reading an undeclared one fails its shape rule), and a
+    mapping network some layer reads the style of."""
+    read = {name for layer in spec.all_layers() for name in layer_type(layer.type).reads}
+    if spec.mapping is not None and "style" not in read:
+        raise SpecError.single(
+            Location(spec.stages[0].location.file, ("mapping",)),
+            "the generator has a mapping network, but none of its layers reads the style it makes",
+            hint="add a {type: style_modulation} where a style enters (StyleGAN: after each instancenorm), or "
+            "leave out `mapping`")
     for name in spec.inputs:
         if name not in read:
             raise SpecError.single(
@@ -238,7 +264,7 @@ def _check_head_role(spec: NetworkSpec, layer: LayerSpec) -> None:
 
 
 def _check_parameters(spec: NetworkSpec) -> None:
-    total = sum(stage.parameters for stage in summarize(spec))
+    total = total_parameters(spec)
     if total > MAX_PARAMETERS:
         raise SpecError.single(
             Location(spec.stages[0].location.file),
@@ -275,7 +301,7 @@ def _check_head(spec: NetworkSpec, stage: StageSpec, plan: StagePlan, shapes: St
         )
     if plan.depth > 1:
         _check_spatial(stage, shapes.layers_out, stage.resolution // 2, "hands down", "add a `downsample` layer")
-    elif math.prod(shapes.layers_out) != 1:
+    elif math.prod(shapes.layers_out) != 1 and spec.classifier is None:
         raise SpecError.single(
             stage.location.child("layers"),
             "the last discriminator stage must end in one score per image",

@@ -69,6 +69,17 @@ TRAINING_OPTIONS: dict[str, Option] = {
         "ExponentialMovingAverage rule), so that short runs get a useful average; the official ProGAN does not",
         False,
     ),
+    "ema_kimg": Option({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_KIMG}, {"type": "null"}]},
+                       "the average's half-life in thousands of images instead of a fixed decay: each step decays it by "
+                       "0.5^(batch / (1000·ema_kimg)), so every stage's batch averages over as many images (StyleGAN's "
+                       "G_smoothing_kimg 10, stylegan2-ada's ema_kimg); null: ema_beta", None),
+    "style_mixing": Option({"type": "number", "minimum": 0, "maximum": 1},
+                           "style-mixing regularization (StyleGAN: 0.9): with this probability a step's generated images "
+                           "take the styles from a random crossover on (among the style layers the step runs) from a "
+                           "second latent; needs a generator with a mapping network", 0.0),
+    "w_avg_beta": Option({"type": "number", "minimum": 0, "maximum": 1},
+                         "a mapping network's average w, which truncation pulls toward, follows each generator step's "
+                         "batch mean with this decay (StyleGAN: 0.995)", 0.995),
     "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
     "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
     "log_every": Option(_COUNT, "read the losses back from the device and log them every this many steps", 20),
@@ -119,6 +130,9 @@ class TrainingConfig:
     reset_optimizers_on_grow: bool
     ema_beta: float
     ema_warmup: bool
+    ema_kimg: float | None
+    style_mixing: float
+    w_avg_beta: float
     samples_from_ema: bool
     mirror: bool
     log_every: int

@@ -85,9 +85,10 @@ class ActiveParts(nn.Module):
         super().__init__()
         object.__setattr__(self, "network", network)  # not a submodule: only the used parts are
         plan = stage_plan(network.spec, depth, fading)
-        self.parts = nn.ModuleList([network.stage(i) for i in plan.stages] + [network.head(i) for i in plan.heads])
+        mapping = [network.mapping] if getattr(network, "mapping", None) is not None else []
+        self.parts = nn.ModuleList(mapping + [network.stage(i) for i in plan.stages] + [network.head(i) for i in plan.heads])
 
-    def forward(self, x: torch.Tensor, depth: int, alpha, **inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, depth: int, alpha, **inputs: Any) -> torch.Tensor:
         return self.network(x, depth, alpha, **inputs)
 
 

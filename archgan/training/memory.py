@@ -26,7 +26,7 @@ from ..errors import SetupError
 from ..losses import LOSSES
 from ..spec import NetworkSpec
 from ..spec.memory import stage_activations
-from ..spec.summary import summarize
+from ..spec.summary import total_parameters
 from .config import TrainingConfig
 
 BYTES_PER_VALUE = 4
@@ -63,8 +63,7 @@ class MemoryEstimate:
 def estimate_memory(generator: NetworkSpec, discriminator: NetworkSpec, training: TrainingConfig,
                     world_size: int = 1) -> MemoryEstimate:
     """The estimate above for every stage (the two specs' resolutions must match: RunPlan checks that)."""
-    g_parameters = sum(stage.parameters for stage in summarize(generator))
-    d_parameters = sum(stage.parameters for stage in summarize(discriminator))
+    g_parameters, d_parameters = total_parameters(generator), total_parameters(discriminator)
     fixed = BYTES_PER_VALUE * (2 * g_parameters + d_parameters)
     penalty = LOSSES[training.loss["type"]].double_backward(training.loss)
     batches = training.per_stage("batch_size", len(generator.stages))

@@ -1,15 +1,18 @@
 """What a training step does, as data: a list of phases built from the training file and the loss, in
 the spirit of stylegan2-ada-pytorch's training loop — the discriminator step (×n_critic), each lazy
 regularizer as its own phase every `interval` steps (its penalty scaled by the interval), the generator
-step, and the generator-average update. training/step.py runs them."""
+step, the update of a mapping network's average w, and the generator-average update. training/step.py
+runs them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.distributed as dist
 
 from ..losses.objectives import Loss, Regularizer
+from ..networks.styles import track_average
 from .config import TrainingConfig
 from .ema import ema_decay, update_ema
 from .step import MicroBatch, StepContext, Terms
@@ -28,11 +31,14 @@ def discriminator_step(context: StepContext) -> Terms:
     state = context.state
     state.discriminator.requires_grad_(True)
     real, latents = context.draw_real(), context.latents()
+    mixing = context.style_mixing()
 
     def compute(micro: MicroBatch) -> Terms:
         with torch.no_grad():
-            fake = context.generate(state.generator, latents, micro)
-        return context.loss.discriminator(context.critic(micro), micro.take(real), fake, micro.loss_context)
+            fake = context.generate(state.generator, latents, micro, mixing)
+        critic, real_rows = context.critic(micro), micro.take(real)
+        terms = context.loss.discriminator(critic, real_rows, fake, micro.loss_context)
+        return context.classified(terms, critic, micro, real_rows, fake)
 
     state.d_optimizer.zero_grad(set_to_none=True)
     terms = context.accumulate(context.discriminator, compute)
@@ -63,12 +69,14 @@ def generator_step(context: StepContext) -> Terms:
     """G through D itself (D's parameters take no gradient here), in micro-batches."""
     state = context.state
     state.discriminator.requires_grad_(False)
-    latents = context.latents()
+    latents = context.generator_latents = context.latents()
+    mixing = context.style_mixing()
 
     def compute(micro: MicroBatch) -> Terms:
-        fake = context.generate(context.generator, latents, micro)
-        return context.loss.generator(context.critic(micro, trained=False), micro.take(context.real), fake,
-                                      micro.loss_context)
+        fake = context.generate(context.generator, latents, micro, mixing)
+        critic = context.critic(micro, trained=False)
+        terms = context.loss.generator(critic, micro.take(context.real), fake, micro.loss_context)
+        return context.classified(terms, critic, micro, fake)
 
     state.g_optimizer.zero_grad(set_to_none=True)
     terms = context.accumulate(context.generator, compute)
@@ -76,22 +84,48 @@ def generator_step(context: StepContext) -> Terms:
     return terms
 
 
-def ema_step(beta: float, warmup: bool) -> Callable[[StepContext], None]:
+def w_avg_step(beta: float) -> Callable[[StepContext], None]:
+    """The mapping network's average w follows the mean w of the generator step's latents (over the global
+    batch: every process adds its rows' sum), as StyleGAN's dlatent_avg; EMA copies it with the buffers."""
+
     def run(context: StepContext) -> None:
-        state = context.state
-        update_ema(state.generator_ema, state.generator, ema_decay(beta, state.step, warmup))
+        generator = context.state.generator
+        whole = MicroBatch(1.0, None, context.loss_context, True)
+        with torch.no_grad():
+            total = generator.mapping(context.generator_latents, context.inputs(whole)).float().sum(0)
+        if context.rows is not None:
+            dist.all_reduce(total)
+        track_average(generator.w_avg, total / context.stage.batch_size, beta)
 
     return run
 
 
-def build_phases(config: TrainingConfig, loss: Loss) -> tuple[Phase, ...]:
-    """The phases of every step of a run with this training file and loss."""
+def ema_step(config: TrainingConfig) -> Callable[[StepContext], None]:
+    """The generator's average: a fixed decay (ema_beta, with warm-up if asked) or a half-life in images
+    (ema_kimg), the decay then depending on the stage's batch."""
+
+    def run(context: StepContext) -> None:
+        state = context.state
+        if config.ema_kimg is not None:
+            beta = 0.5 ** (context.stage.batch_size / (1000 * config.ema_kimg))
+        else:
+            beta = ema_decay(config.ema_beta, state.step, config.ema_warmup)
+        update_ema(state.generator_ema, state.generator, beta)
+
+    return run
+
+
+def build_phases(config: TrainingConfig, loss: Loss, style_based: bool = False) -> tuple[Phase, ...]:
+    """The phases of every step of a run with this training file and loss (`style_based`: the generator
+    has a mapping network, whose average w is tracked)."""
     phases = [Phase("D", discriminator_step, repeats=config.n_critic)]
     phases += [Phase(f"D_{regularizer.name}", regularizer_step(regularizer), interval=regularizer.interval)
                for regularizer in loss.regularizers]
     phases.append(Phase("G", generator_step))
-    if config.ema_beta > 0:
-        phases.append(Phase("ema", ema_step(config.ema_beta, config.ema_warmup)))
+    if style_based:
+        phases.append(Phase("w_avg", w_avg_step(config.w_avg_beta)))
+    if config.ema_beta > 0 or config.ema_kimg is not None:
+        phases.append(Phase("ema", ema_step(config)))
     return tuple(phases)
 
 

@@ -100,6 +100,10 @@ def check_fit(generator: NetworkSpec, discriminator: NetworkSpec, training: Trai
             f"discriminator {takes(discriminator)}: declare the same `inputs: {{label: {{classes: N}}}}` in both "
             "(a class-conditional GAN's discriminator scores an image together with its class)"
         )
+    if training.style_mixing > 0 and generator.mapping is None:
+        raise SpecError.single(training.locations.get("style_mixing", Location(training.source, ("style_mixing",))),
+                               f"style mixing mixes the styles of a mapping network, but the generator {generator.name} "
+                               "has none", hint="set style_mixing: 0, or train a style-based generator (e.g. stylegan)")
     count = len(generator.stages)
     stages = tuple(StageSettings(*values) for values in zip(
         generator.resolutions, *(training.per_stage(name, count) for name in ("batch_size", "g_lr", "d_lr", "accumulate"))))

@@ -8,11 +8,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..layers.modules.noise import Draws
 from ..losses.objectives import Loss, LossContext
 from ..networks.randomness import drawing_from
+from ..networks.styles import StyleMixing
 from .plan import Position, StageSettings, split_rows
 from .state import TrainState
 
@@ -64,6 +66,8 @@ class StepContext:
     channels_last: bool = False
     real: torch.Tensor | None = None  # the last real batch drawn; regularizers reuse it
     labels: torch.Tensor | None = None  # its class labels (class-conditional networks), which the fakes get too
+    style_mixing_probability: float = 0.0  # the training file's style_mixing
+    generator_latents: torch.Tensor | None = None  # the generator step's (a mapping network's average follows them)
     real_images_drawn: int = 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -86,9 +90,25 @@ class StepContext:
         the generator learns the data's class frequencies."""
         return {} if self.labels is None else {"label": micro.take(self.labels)}
 
-    def generate(self, network: nn.Module, latents: torch.Tensor, micro: MicroBatch) -> torch.Tensor:
+    def generate(self, network: nn.Module, latents: torch.Tensor, micro: MicroBatch,
+                 mixing: StyleMixing | None = None) -> torch.Tensor:
         """Images from `network` (G or the trained wrapper of it) for the micro-batch's latents, in float32."""
-        return network(micro.take(latents), self.position.depth, self.position.alpha, **self.inputs(micro)).float()
+        mixed = {} if mixing is None else {"mixing": StyleMixing(micro.take(mixing.latents), mixing.cutoff)}
+        return network(micro.take(latents), self.position.depth, self.position.alpha, **mixed,
+                       **self.inputs(micro)).float()
+
+    def style_mixing(self) -> StyleMixing | None:
+        """With probability `style_mixing_probability`, the styles from a crossover on come from a second
+        latent (StyleGAN's mixing regularization): the crossover is drawn among the style layers this step
+        runs (1 ≤ cutoff < their count), one per step; second latents and draws come from the state's noise
+        generator for the global batch, so any number of processes draws what one would."""
+        count = self.state.generator.plan(self.position.depth, self.position.alpha).styles
+        if self.style_mixing_probability == 0 or count < 2:
+            return None
+        other, noise, device = self.latents(), self.state.noise, self.state.device
+        cutoff = torch.randint(1, count, (), device=device, generator=noise)
+        mixed = torch.rand((), device=device, generator=noise) < self.style_mixing_probability
+        return StyleMixing(other, torch.where(mixed, cutoff, count))
 
     def latents(self) -> torch.Tensor:
         """This process's rows of a global batch of latents (every process draws the whole batch)."""
@@ -133,11 +153,47 @@ class StepContext:
             parts.append((micro, terms))
         return accumulated(parts)
 
-    def critic(self, micro: MicroBatch, trained: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
-        """D at this step's depth and alpha for the micro-batch's images (and labels), scores in float32: the
-        trained (wrapped) one, or the state's own."""
-        network, inputs = self.discriminator if trained else self.state.discriminator, self.inputs(micro)
-        return lambda images: network(images, self.position.depth, self.position.alpha, **inputs).float()
+    def critic(self, micro: MicroBatch, trained: bool = True) -> Critic:
+        """D at this step's depth and alpha for the micro-batch's images (and labels): the trained (wrapped)
+        one, or the state's own."""
+        network = self.discriminator if trained else self.state.discriminator
+        return Critic(network, self.position.depth, self.position.alpha, self.inputs(micro),
+                      self.state.discriminator.spec.classifier is not None)
+
+    def classified(self, terms: Terms, critic: Critic, micro: MicroBatch, *images: torch.Tensor) -> Terms:
+        """`terms` with an auxiliary classifier's loss (AC-GAN) added, when D has one: its weight × the
+        cross-entropy of the class logits of each of `images` (D: the real and generated ones; G: the
+        generated ones) with the micro-batch's labels, from the passes the loss already made."""
+        head = self.state.discriminator.spec.classifier
+        if head is None:
+            return terms
+        labels = micro.take(self.labels).long()
+        classification = head.options["weight"] * sum(F.cross_entropy(critic.logits_of(x), labels) for x in images)
+        return {**terms, "loss": terms["loss"] + classification, "ac": classification}
+
+
+class Critic:
+    """D as the losses call it: images -> scores [N] in float32. A discriminator with an auxiliary classifier
+    gives class logits in the same pass; each call keeps them by the images' storage, so the classification
+    loss of the same images (a detached copy included, as R1 makes) needs no second pass."""
+
+    def __init__(self, network: nn.Module, depth: int, alpha, inputs: dict[str, torch.Tensor], classifies: bool):
+        self.network, self.depth, self.alpha, self.inputs, self.classifies = network, depth, alpha, inputs, classifies
+        self.logits: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.classifies:
+            return self.network(images, self.depth, self.alpha, **self.inputs).float()
+        scores, logits = self.network(images, self.depth, self.alpha, logits=True, **self.inputs)
+        self.logits[images.data_ptr(), tuple(images.shape)] = logits
+        return scores.float()
+
+    def logits_of(self, images: torch.Tensor) -> torch.Tensor:
+        """The class logits of `images`, from the pass that scored them (or a new one), in float32."""
+        key = (images.data_ptr(), tuple(images.shape))
+        if key not in self.logits:
+            self(images)
+        return self.logits[key].float()
 
 
 def train_step(context: StepContext, phases: Sequence[Phase]) -> Terms:

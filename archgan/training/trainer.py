@@ -69,7 +69,7 @@ class Trainer:
         self.plan = RunPlan.build(*specs, world_size=distribution.world_size,
                                   images_per_stage=settings.images_per_stage(len(data)), start_resolution=start)
         self.loss = build_loss(config.loss)
-        self.phases = build_phases(config, self.loss)
+        self.phases = build_phases(config, self.loss, style_based=settings.generator.mapping is not None)
         adam = AdamSettings(tuple(config.adam_betas), config.adam_eps, lazy_intervals(self.loss),
                             fused=self.device.type == "cuda")
         noise = torch.Generator(device=self.device).manual_seed(settings.seed + 2)
@@ -138,7 +138,7 @@ class Trainer:
             state=state, position=position, stage=stage, loss=self.loss,
             loss_context=LossContext(stage.resolution, self.plan.final_resolution, state.noise, rows, stage.batch_size),
             generator=generator, discriminator=discriminator, rows=rows, batch_group=self.plan.batch_group, amp=settings.amp,
-            channels_last=settings.channels_last,
+            channels_last=settings.channels_last, style_mixing_probability=settings.training.style_mixing,
         )
         terms = train_step(context, self.phases)
         if settings.check_sync:

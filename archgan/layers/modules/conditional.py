@@ -1,5 +1,5 @@
-"""Modules that read the class label: label embedding, conditional batch norm, the projection head and the
-label's pick of one score per class."""
+"""Modules that read the class label: label embedding, conditional batch norm, the projection head, the
+label's pick of one score per class, and the auxiliary classifier (whose loss reads the label)."""
 from __future__ import annotations
 
 import torch
@@ -79,3 +79,9 @@ class LabelSelect(TakesInputs):
 
 def build_label_select(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
     return LabelSelect()
+
+
+def build_auxiliary_classifier(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
+    """A dense layer to [score, logit per class]; the Discriminator splits them (the loss reads the label)."""
+    return build_dense({**options, "channels": 1 + context.classes, "reshape": None, "activation": {"type": "linear"}},
+                       shape, context)

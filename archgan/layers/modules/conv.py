@@ -1,4 +1,4 @@
-"""Weighted layers as modules: conv, conv_transpose, dense, to_rgb and from_rgb.
+"""Weighted layers as modules: conv, conv_transpose, dense, to_rgb, from_rgb and a bias on its own.
 
 All of them share one module, `WeightedLayer`, which owns the weight, the bias, the activation and
 the two weight treatments the GAN literature uses:
@@ -141,3 +141,24 @@ def build_dense(options: Options, shape: Shape, context: BuildContext) -> nn.Mod
         output_shape=output_shape if options["reshape"] else None,
     )
     return spectral_norm(layer) if options["spectral_norm"] else layer
+
+
+class Bias(nn.Module):
+    """x + bias per channel (stored divided by lr_multiplier, as WeightedLayer's), then the activation."""
+
+    def __init__(self, channels: int, options: Options):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.bias_scale = options["lr_multiplier"]
+        self.activation = build_activation(options["activation"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.bias_scale if self.bias_scale != 1.0 else self.bias
+        return self.activation(x + bias.to(x.dtype).view(1, -1, *([1] * (x.ndim - 2))))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.bias.shape[0]}, bias_scale={self.bias_scale:.6g}"
+
+
+def build_bias(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
+    return Bias(shape[0], options)
