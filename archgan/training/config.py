@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from jsonschema import Draft202012Validator
 
+from ..data.augment import augment_schema, normalize_augment
 from ..losses import loss_schema, normalize_loss
 from ..metrics import METRICS
 from ..options import Option, options_schema, with_defaults
@@ -82,6 +83,10 @@ TRAINING_OPTIONS: dict[str, Option] = {
                          "batch mean with this decay (StyleGAN: 0.995)", 0.995),
     "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
     "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
+    "augment": Option({"$ref": "#/$defs/augment"},
+                      "differentiable augmentation of every image the discriminator sees, real and generated (for "
+                      "small datasets): {ops: [...], probability: p} (DiffAugment: the default ops, p 1) or with "
+                      "adaptive: {target: 0.6} (ADA); null: none", None, normalize=normalize_augment),
     "log_every": Option(_COUNT, "read the losses back from the device and log them every this many steps", 20),
     "metrics": Option({"type": "array", "items": {"enum": sorted(METRICS)}, "uniqueItems": True},
                       "quality measures computed at the end of every stage and of training: "
@@ -104,7 +109,7 @@ def training_schema() -> dict[str, Any]:
         "$id": "https://archgan.readthedocs.io/schemas/training.schema.json",
         "title": "archgan training",
         **schema,
-        "$defs": {"loss": loss_schema()},
+        "$defs": {"loss": loss_schema(), "augment": augment_schema()},
     }
 
 
@@ -135,6 +140,7 @@ class TrainingConfig:
     w_avg_beta: float
     samples_from_ema: bool
     mirror: bool
+    augment: Mapping[str, Any] | None
     log_every: int
     metrics: list[str]
     metrics_images: int

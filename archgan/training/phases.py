@@ -1,15 +1,14 @@
 """What a training step does, as data: a list of phases built from the training file and the loss, in
 the spirit of stylegan2-ada-pytorch's training loop — the discriminator step (×n_critic), each lazy
 regularizer as its own phase every `interval` steps (its penalty scaled by the interval), the generator
-step, the update of a mapping network's average w, and the generator-average update. training/step.py
-runs them."""
+step, the update of a mapping network's average w, ADA's adjustment of the augmentation probability, and
+the generator-average update. training/step.py runs them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.distributed as dist
 
 from ..losses.objectives import Loss, Regularizer
 from ..networks.styles import track_average
@@ -38,6 +37,8 @@ def discriminator_step(context: StepContext) -> Terms:
             fake = context.generate(state.generator, latents, micro, mixing)
         critic, real_rows = context.critic(micro), micro.take(real)
         terms = context.loss.discriminator(critic, real_rows, fake, micro.loss_context)
+        if state.augment is not None:
+            state.augment.record(critic.scores_of(real_rows))
         return context.classified(terms, critic, micro, real_rows, fake)
 
     state.d_optimizer.zero_grad(set_to_none=True)
@@ -93,9 +94,18 @@ def w_avg_step(beta: float) -> Callable[[StepContext], None]:
         whole = MicroBatch(1.0, None, context.loss_context, True)
         with torch.no_grad():
             total = generator.mapping(context.generator_latents, context.inputs(whole)).float().sum(0)
-        if context.rows is not None:
-            dist.all_reduce(total)
-        track_average(generator.w_avg, total / context.stage.batch_size, beta)
+        track_average(generator.w_avg, context.summed_over_processes(total) / context.stage.batch_size, beta)
+
+    return run
+
+
+def augment_step(interval: int, real_batches: int) -> Callable[[StepContext], None]:
+    """ADA: every `interval` steps the augmentation probability moves toward what keeps r_t at its target,
+    by the real images of those steps (`real_batches` per step: n_critic)."""
+
+    def run(context: StepContext) -> None:
+        images = interval * real_batches * context.stage.batch_size
+        context.state.augment.adjust(images, context.summed_over_processes)
 
     return run
 
@@ -124,6 +134,9 @@ def build_phases(config: TrainingConfig, loss: Loss, style_based: bool = False) 
     phases.append(Phase("G", generator_step))
     if style_based:
         phases.append(Phase("w_avg", w_avg_step(config.w_avg_beta)))
+    if config.augment is not None and config.augment["adaptive"] is not None:
+        interval = config.augment["adaptive"]["interval"]
+        phases.append(Phase("augment", augment_step(interval, config.n_critic), interval=interval))
     if config.ema_beta > 0 or config.ema_kimg is not None:
         phases.append(Phase("ema", ema_step(config)))
     return tuple(phases)

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from ..data.augment.ops import Augmentation
 from ..data.stream import RealImages
 from ..errors import DatasetError, SetupError
 from ..networks import Discriminator, Generator
@@ -49,6 +50,7 @@ class TrainState:
     noise: torch.Generator  # latents and the losses' draws (penalty mixing, label noise)
     data: RealImages  # its shuffled order, cursor and mirror-flip generator
     adam: AdamSettings
+    augment: Augmentation | None = None  # its probability and ADA's counts, when the training file augments
     g_optimizer: torch.optim.Optimizer | None = None
     d_optimizer: torch.optim.Optimizer | None = None
     step: int = 0
@@ -86,7 +88,7 @@ class TrainState:
             "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer else None,
             "rng": rng,
             "data": self.data.state_dict(),
-        }
+        } | ({} if self.augment is None else {"augment": self.augment.state_dict()})
 
     def load_state_dict(self, state: dict[str, Any], source: str = "the saved state") -> None:
         """Continue from `state` (a checkpoint folder's, `source`); a state that is not this run's (entries
@@ -124,6 +126,8 @@ class TrainState:
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.data.load_state_dict(state["data"])
+        if self.augment is not None:
+            self.augment.load_state_dict(state["augment"])
 
 
 def _state_error(source: str, problems: str) -> SetupError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import torch
@@ -157,8 +158,17 @@ class StepContext:
         """D at this step's depth and alpha for the micro-batch's images (and labels): the trained (wrapped)
         one, or the state's own."""
         network = self.discriminator if trained else self.state.discriminator
+        augment = None if self.state.augment is None else partial(self.state.augment, context=micro.loss_context)
         return Critic(network, self.position.depth, self.position.alpha, self.inputs(micro),
-                      self.state.discriminator.spec.classifier is not None)
+                      self.state.discriminator.spec.classifier is not None, augment)
+
+    def summed_over_processes(self, values: torch.Tensor) -> torch.Tensor:
+        """`values` summed over the processes, each holding the part of its rows (itself with one process)."""
+        if self.rows is None:
+            return values
+        values = values.clone()
+        torch.distributed.all_reduce(values)
+        return values
 
     def classified(self, terms: Terms, critic: Critic, micro: MicroBatch, *images: torch.Tensor) -> Terms:
         """`terms` with an auxiliary classifier's loss (AC-GAN) added, when D has one: its weight × the
@@ -173,27 +183,39 @@ class StepContext:
 
 
 class Critic:
-    """D as the losses call it: images -> scores [N] in float32. A discriminator with an auxiliary classifier
-    gives class logits in the same pass; each call keeps them by the images' storage, so the classification
-    loss of the same images (a detached copy included, as R1 makes) needs no second pass."""
+    """D as the losses call it: images -> scores [N] in float32, the images augmented first when the training
+    file says so. Each call keeps its scores (and an auxiliary classifier's class logits) by the images'
+    storage, so what else reads them (ADA's count of real signs, the classification loss) takes them from
+    the pass the loss made, a detached copy (as R1 makes) included."""
 
-    def __init__(self, network: nn.Module, depth: int, alpha, inputs: dict[str, torch.Tensor], classifies: bool):
-        self.network, self.depth, self.alpha, self.inputs, self.classifies = network, depth, alpha, inputs, classifies
-        self.logits: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+    def __init__(self, network: nn.Module, depth: int, alpha, inputs: dict[str, torch.Tensor], classifies: bool,
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.network, self.depth, self.alpha, self.inputs = network, depth, alpha, inputs
+        self.classifies, self.augment = classifies, augment
+        self.outputs: dict[tuple[int, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if not self.classifies:
-            return self.network(images, self.depth, self.alpha, **self.inputs).float()
-        scores, logits = self.network(images, self.depth, self.alpha, logits=True, **self.inputs)
-        self.logits[images.data_ptr(), tuple(images.shape)] = logits
+        seen = images if self.augment is None else self.augment(images)
+        if self.classifies:
+            scores, logits = self.network(seen, self.depth, self.alpha, logits=True, **self.inputs)
+        else:
+            scores, logits = self.network(seen, self.depth, self.alpha, **self.inputs), None
+        self.outputs[images.data_ptr(), tuple(images.shape)] = scores, logits
         return scores.float()
+
+    def _of(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        key = (images.data_ptr(), tuple(images.shape))
+        if key not in self.outputs:
+            self(images)
+        return self.outputs[key]
+
+    def scores_of(self, images: torch.Tensor) -> torch.Tensor:
+        """The scores of `images`, from the pass that scored them (or a new one), in float32."""
+        return self._of(images)[0].float()
 
     def logits_of(self, images: torch.Tensor) -> torch.Tensor:
         """The class logits of `images`, from the pass that scored them (or a new one), in float32."""
-        key = (images.data_ptr(), tuple(images.shape))
-        if key not in self.logits:
-            self(images)
-        return self.logits[key].float()
+        return self._of(images)[1].float()
 
 
 def train_step(context: StepContext, phases: Sequence[Phase]) -> Terms:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.augment.ops import Augmentation
 from ..data.folder import load_image_folder
 from ..data.labels import ClassLabels, load_labels
 from ..data.stream import RealImages
@@ -73,7 +74,8 @@ class Trainer:
         adam = AdamSettings(tuple(config.adam_betas), config.adam_eps, lazy_intervals(self.loss),
                             fused=self.device.type == "cuda")
         noise = torch.Generator(device=self.device).manual_seed(settings.seed + 2)
-        self.state = TrainState(generator, discriminator, generator_ema, noise, data, adam)
+        augment = None if config.augment is None else Augmentation(config.augment, self.device)
+        self.state = TrainState(generator, discriminator, generator_ema, noise, data, adam, augment)
         self.stop_requested = False  # set by a signal handler: the loop stops after the current step
         self._trained: tuple[int, nn.Module, nn.Module] | None = None  # (period, G, D) as trained this period
         self.resumed_from = resume_from  # the checkpoint this run continues, if any
@@ -219,7 +221,7 @@ class Trainer:
             "speed/images_per_s": images_per_second,
             "lr/G": self.state.g_optimizer.param_groups[0]["lr"],
             "lr/D": self.state.d_optimizer.param_groups[0]["lr"],
-        }
+        } | ({} if self.state.augment is None else self.state.augment.logged())
 
 
 class LossMeter:
