@@ -3,7 +3,10 @@
 
 Both train `architectures/pro_gan_pytorch` (pro-gan-pth 3.4's networks) up to --resolution on the bundled
 emoji with WGAN-GP (λ 10, drift 0.001), Adam 0.003 (0, 0.99), batch 32 and a generator average of
-0.999 — pro_gan_pytorch's own defaults — for --seconds each, on one machine, one after the other. The
+0.999 — pro_gan_pytorch's own defaults — for --seconds each, on one machine, one after the other. With
+--fmap_max below its 512 both sides are narrower alike (pro_gan_pytorch's `nf` capped there, archgan's
+spec scaled by `width:`; the script checks that the parameter counts agree), so that a CPU race trains
+long enough to mean something. The
 time is split evenly over the stages, each later stage fading in over the first half of its share, so
 both sides grow at the same moments whatever their speed. archgan runs its training file as it is (the
 defaults) and with DiffAugment (`augment: {}`). The averaged generators' samples are then compared with
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import math
@@ -66,10 +70,18 @@ def race(step: Callable[[int, float], None], seconds: float, stages: int) -> int
     return steps
 
 
+def our_specs(args) -> list:
+    """archgan's pro_gan_pytorch networks, as narrow as --fmap_max says (latent_size too, as the peer's)."""
+    narrow = {} if args.fmap_max == 512 else {"width": {"multiplier": args.fmap_max / 512}}
+    latent = {"latent_size": args.fmap_max} if narrow else {}
+    return [load_spec_text(json.dumps({"network": role, "base": PEER, "max_resolution": args.resolution, **narrow,
+                                       **(latent if role == "generator" else {})}), role=role)
+            for role in ("generator", "discriminator")]
+
+
 def ours(overrides: dict, args, seed: int, work: Path) -> tuple[torch.Tensor, int]:
     """archgan's averaged generator's samples (uint8) after the race, and its steps."""
-    specs = [load_spec_text(json.dumps({"network": role, "base": PEER, "max_resolution": args.resolution}), role=role)
-             for role in ("generator", "discriminator")]
+    specs = our_specs(args)
     config = load_training_config(PEER, {"batch_size": 32, "log_every": 10**6} | overrides)
     settings = RunSettings(generator=specs[0], discriminator=specs[1], training=config, images_dir=str(args.images_dir),
                            run_dir=str(work / "run"), sample_dir=str(work / "samples"), model_dir=str(work / "models"),
@@ -92,8 +104,7 @@ def peer(real: torch.Tensor, args, seed: int) -> tuple[torch.Tensor, int]:
         padding(self, input, output_size, stride, pad, kernel, num_spatial_dims, dilation))
     torch.manual_seed(seed)
     device, depth, batch = torch.device(args.device), int(math.log2(args.resolution)), 32
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints both networks
-        progan = gan.ProGAN(networks.Generator(depth=depth), networks.Discriminator(depth=depth), device)
+    progan = narrow_progan(networks, gan, depth, args.fmap_max, device)
     loss = losses.WganGP()
     g_opt = torch.optim.Adam(progan.gen.parameters(), 0.003, betas=(0.0, 0.99))
     d_opt = torch.optim.Adam(progan.dis.parameters(), 0.003, betas=(0.0, 0.99))
@@ -101,7 +112,7 @@ def peer(real: torch.Tensor, args, seed: int) -> tuple[torch.Tensor, int]:
 
     def step(stage: int, alpha: float) -> None:
         images = real[torch.randint(len(real), (batch,), generator=order)].to(device).float() / 127.5 - 1
-        noise = torch.randn(batch, 512, device=device)
+        noise = torch.randn(batch, progan.gen.latent_size, device=device)
         progan.optimize_discriminator(loss, d_opt, noise, images, stage + 2, alpha)
         custom_layers.update_average(progan.gen_shadow, progan.gen, 0.999)
         progan.optimize_generator(loss, g_opt, noise, images, stage + 2, alpha)
@@ -110,9 +121,36 @@ def peer(real: torch.Tensor, args, seed: int) -> tuple[torch.Tensor, int]:
     chunks, noise = [], torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for start in range(0, args.metric_images, 64):
-            z = torch.randn(min(64, args.metric_images - start), 512, generator=noise).to(device)
+            z = torch.randn(min(64, args.metric_images - start), progan.gen.latent_size, generator=noise).to(device)
             chunks.append(to_uint8(progan.gen_shadow(z, depth, 1.0)).cpu())
     return torch.cat(chunks), steps
+
+
+def narrow_progan(networks, gan, depth: int, fmap_max: int, device: torch.device):
+    """pro_gan_pytorch's ProGAN with its feature maps and latent capped at `fmap_max` (its nf() has 512)."""
+    widths = networks.nf
+    networks.nf = functools.partial(widths, fmap_max=fmap_max)
+    try:
+        latent = min(512, fmap_max)  # its D's last convolution is latent_size wide, as archgan's (see its spec)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints both networks
+            return gan.ProGAN(networks.Generator(depth=depth, latent_size=latent),
+                              networks.Discriminator(depth=depth, latent_size=latent), device)
+    finally:
+        networks.nf = widths
+
+
+def check_same_networks(args) -> str:
+    """Both sides' parameter counts, which must be equal."""
+    from pro_gan_pytorch import gan, networks
+
+    from archgan.spec.summary import total_parameters
+
+    progan = narrow_progan(networks, gan, int(math.log2(args.resolution)), args.fmap_max, torch.device("cpu"))
+    theirs = [sum(p.numel() for p in net.parameters()) for net in (progan.gen, progan.dis)]
+    ours = [total_parameters(spec) for spec in our_specs(args)]
+    if theirs != ours:
+        raise SystemExit(f"the networks differ: pro_gan_pytorch G, D {theirs}, archgan {ours}")
+    return f"G {ours[0]:,}, D {ours[1]:,} parameters on both sides"
 
 
 def main() -> int:
@@ -120,6 +158,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=240, help="training time of each side and seed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--fmap_max", type=int, default=64, help="the widest layer (pro_gan_pytorch's own: 512)")
     parser.add_argument("--images_dir", type=Path, default=bundled_emoji_dir())
     parser.add_argument("--metric_images", type=int, default=2048)
     parser.add_argument("--device", default="cpu")
@@ -130,9 +169,10 @@ def main() -> int:
     if not install_peer(PEER, args.peer_dir):
         print(f"{PEER} is not installed and could not be installed into {args.peer_dir}", file=sys.stderr)
         return 1
+    networks_line = check_same_networks(args)
     args.cache = args.out / "cache"
     images = load_image_folder(args.images_dir, args.resolution, 3, args.cache).images
-    real_all = torch.from_numpy(np.ascontiguousarray(images))
+    real_all = torch.from_numpy(np.array(images))
     real = reals_uint8(images, args.resolution, args.metric_images)
     results: dict[str, list[dict]] = {name: [] for name in [*SIDES, PEER]}
     pictures: dict[str, torch.Tensor] = {}
@@ -151,7 +191,8 @@ def main() -> int:
         rows.append(f"| {name} | {median('steps'):,.0f} | {median('swd/avg'):.2f} | {median('msssim/fake'):.3f} | "
                     f"{median('msssim/real'):.3f} |")
     data = "the bundled emoji" if args.images_dir == bundled_emoji_dir() else str(args.images_dir)
-    header = (f"{args.seconds:g} s per side and seed, {args.seeds} seeds, {args.resolution}², {len(images)} images of "
+    header = (f"{args.seconds:g} s per side and seed, {args.seeds} seeds, {args.resolution}², fmap_max {args.fmap_max} "
+              f"({networks_line}), {len(images)} images of "
               f"{data}, {args.device} ({platform.processor() or platform.machine()}, "
               f"{torch.get_num_threads()} threads), torch {torch.__version__}")
     table = header + "\n\n" + "\n".join(rows)

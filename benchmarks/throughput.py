@@ -112,8 +112,10 @@ def our_trainer(architecture: str, max_resolution: int, training: dict, batches:
 
 
 def our_step(trainer: Trainer, stage: int):
-    """One training step at `stage`, fading in at alpha 0.5 (stable for the first stage)."""
-    position = trainer.plan.position_in(stage, 0.5 if stage else 1.0)
+    """One training step at `stage`, fading in at alpha 0.5 (stable where the schedule has no fade-in to it:
+    the first stage trained)."""
+    fades = any(period.stage == stage and period.fading for period in trainer.plan.periods)
+    position = trainer.plan.position_in(stage, 0.5 if fades else 1.0)
     return lambda: trainer.train_step(position)
 
 

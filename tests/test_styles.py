@@ -270,7 +270,7 @@ def test_two_processes_train_with_style_mixing_as_one(styled, image_folder, tmp_
     assert torch.allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
-def test_a_style_generator_exports_to_onnx_with_its_mapping(tiny, tmp_path):
+def test_a_style_generator_exports_to_onnx_with_its_mapping_and_truncation(tiny, tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     from archgan.networks.export import export_generator
 
@@ -280,3 +280,9 @@ def test_a_style_generator_exports_to_onnx_with_its_mapping(tiny, tmp_path):
         expected = tiny(z, 2).numpy()
     images = onnxruntime.InferenceSession(str(path)).run(None, {"z": z.numpy()})[0]
     assert images.shape == (3, 3, 8, 8) and abs(images - expected).max() < 1e-4
+    with torch.no_grad():
+        tiny.w_avg.normal_()
+        average = tiny(z, 2, truncation=Truncation(0.0)).numpy()
+    path = export_generator(tiny, tmp_path / "average.onnx", "onnx", depth=2, truncation=Truncation(0.0))
+    images = onnxruntime.InferenceSession(str(path)).run(None, {"z": z.numpy()})[0]
+    assert abs(images - average).max() < 1e-4 and abs(images - images[:1]).max() < 1e-5

@@ -2,8 +2,6 @@
 checkpoints, and export to ONNX / TorchScript."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -120,23 +118,18 @@ def test_partial_load_from_a_lower_resolution_model(trained, write, caplog):
 
 
 @pytest.fixture(scope="module")
-def pro_gan(tmp_path_factory):
-    """pro-gan-pth 3.4 from PyPI, installed with --no-deps (its pins are ancient) into a test folder,
+def pro_gan():
+    """pro-gan-pth 3.4, which the README's test command installs (with --no-deps: its pins are ancient),
     with the one-line shim torch 2 needs for its transposed convolution (here only)."""
-    target = tmp_path_factory.mktemp("pro_gan_pth")
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                             "pro-gan-pth==3.4"], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"pro-gan-pth could not be installed from PyPI: {result.stderr.strip()[-300:]}")
-    sys.path.insert(0, str(target))
+    pytest.importorskip("pro_gan_pytorch", reason="install it as the README's test command does: "
+                        "pip install --no-deps pro-gan-pth==3.4")
     from pro_gan_pytorch import custom_layers, networks
 
     torch_padding = torch.nn.ConvTranspose2d._output_padding
     custom_layers.EqualizedConvTranspose2d._output_padding = (
         lambda self, input, output_size, stride, padding, kernel_size, num_spatial_dims=2, dilation=None:
         torch_padding(self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation))
-    yield networks
-    sys.path.remove(str(target))
+    return networks
 
 
 def _randomize(module: torch.nn.Module) -> None:

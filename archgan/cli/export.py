@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .common import HelpFormatter, output_file
-from .generate import add_model_arguments, resolve_generator
+from .generate import add_model_arguments, resolve_generator, resolve_truncation
 
 
 def register(commands) -> None:
@@ -22,9 +22,11 @@ def run(args: argparse.Namespace) -> int:
 
     output_file(args.out, "--out")
     generator, depth, alpha = resolve_generator(args, "cpu")
-    path = export_generator(generator, args.out, args.format, depth, alpha)
+    truncation = resolve_truncation(args, generator)
+    path = export_generator(generator, args.out, args.format, depth, alpha, truncation)
     size = generator.resolution(depth)
     labels = f" and labels [N] (classes 0 to {generator.spec.classes - 1})" if generator.spec.classes else ""
     print(f"wrote {path}: {args.format}, latents [N, {generator.latent_size}]{labels} → images [N, "
-          f"{generator.spec.image_channels}, {size}, {size}]")
+          f"{generator.spec.image_channels}, {size}, {size}]" + ("" if truncation is None else
+                                                                f", styles truncated (ψ {truncation.psi:g})"))
     return 0

@@ -19,10 +19,11 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..networks import Generator
+    from ..networks.styles import Truncation
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Where the generator comes from; shared with `archgan export`."""
+    """Where the generator comes from, which stage and truncation; shared with `archgan export`."""
     source = parser.add_argument_group("the model")
     source.add_argument("--checkpoint", help="a run folder (its newest checkpoint) or one checkpoint folder")
     source.add_argument("--generator_config", help="generator spec file, built-in name or attn_gan_pytorch .conf")
@@ -37,6 +38,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--depth", type=int, help="number of stages to run (default: where the run stands, or all)")
     which.add_argument("--resolution", type=int, help="image size; the stage with this resolution")
     stage.add_argument("--alpha", type=finite_float, help="fade-in of the newest stage, 0..1 (default: where the run stands, or 1)")
+    styles = parser.add_argument_group("a style-based generator's styles")
+    styles.add_argument("--truncation", type=finite_float, metavar="PSI",
+                        help="each style pulled toward the average w, w_avg + PSI·(w − w_avg) (StyleGAN: 0.7; 1: none, "
+                        "0: the average image)")
+    styles.add_argument("--truncation_cutoff", type=int, metavar="N",
+                        help="truncate only the first N style layers (StyleGAN: 8, its 4² to 32² layers; default: all)")
 
 
 def resolve_generator(args: argparse.Namespace, device: str) -> tuple[Generator, int, float]:
@@ -72,6 +79,16 @@ def resolve_generator(args: argparse.Namespace, device: str) -> tuple[Generator,
     return generator, depth, alpha
 
 
+def resolve_truncation(args: argparse.Namespace, generator: Generator) -> Truncation | None:
+    """--truncation and --truncation_cutoff, checked against the generator."""
+    from ..sampling import truncation_of
+
+    try:
+        return truncation_of(generator, args.truncation, args.truncation_cutoff)
+    except ValueError as error:
+        raise SetupError(f"--truncation: {error}") from None
+
+
 def register(commands) -> None:
     parser = commands.add_parser("generate", help="generate images, a grid or an interpolation GIF",
                                  formatter_class=HelpFormatter)
@@ -87,11 +104,6 @@ def register(commands) -> None:
     out.add_argument("--class", dest="label", type=int, metavar="K",
                      help="a class-conditional generator's class for every image (default: the classes in turn; "
                      "an interpolation walks in class 0)")
-    out.add_argument("--truncation", type=finite_float, metavar="PSI",
-                     help="a style-based generator's truncation: each style pulled toward the average w, "
-                     "w_avg + PSI·(w − w_avg) (StyleGAN: 0.7; 1: none, 0: the average image)")
-    out.add_argument("--truncation_cutoff", type=int, metavar="N",
-                     help="truncate only the first N style layers (StyleGAN: 8, its 4² to 32² layers; default: all)")
     out.add_argument("--batch_size", type=int, default=64, help="images per forward pass")
     out.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: a GPU when there is one)")
     parser.set_defaults(run=run)
@@ -102,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
     from torchvision.utils import save_image
 
-    from ..sampling import class_labels, image_grid, render, truncation_of, walk
+    from ..sampling import class_labels, image_grid, render, walk
 
     for name in ("num", "batch_size", "frames"):
         if getattr(args, name) < 1:
@@ -119,10 +131,7 @@ def run(args: argparse.Namespace) -> int:
         class_labels(generator, 1, args.label)
     except ValueError as error:
         raise SetupError(f"--class {args.label}: {error}") from None
-    try:
-        truncation = truncation_of(generator, args.truncation, args.truncation_cutoff)
-    except ValueError as error:
-        raise SetupError(f"--truncation: {error}") from None
+    truncation = resolve_truncation(args, generator)
     if args.interpolate:
         points = torch.randn(args.interpolate, generator.latent_size, generator=generator_seed)
         latents = walk(points, args.frames)

@@ -13,22 +13,26 @@ from torch import nn
 
 from ..errors import ExportError
 from .growable import Generator
+from .styles import Truncation
 
 
 class FixedStage(nn.Module):
-    """G(z, depth, alpha[, label]) with depth and alpha fixed, so the graph's inputs are z (and the label)."""
+    """G(z, depth, alpha[, label]) with depth, alpha (and a style-based generator's truncation) fixed, so the
+    graph's inputs are z (and the label)."""
 
-    def __init__(self, generator: Generator, depth: int, alpha: float):
+    def __init__(self, generator: Generator, depth: int, alpha: float, truncation: Truncation | None = None):
         super().__init__()
         self.generator, self.depth, self.alpha = generator, depth, alpha
+        self.fixed = {} if truncation is None else {"truncation": truncation}
 
     def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator(z, self.depth, self.alpha, **({} if label is None else {"label": label}))
+        return self.generator(z, self.depth, self.alpha, **self.fixed, **({} if label is None else {"label": label}))
 
 
-def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: str, depth: int, alpha: float = 1.0) -> Path:
-    """Write the generator at `depth` as `fmt` ('onnx' or 'torchscript') to `path`."""
-    model = FixedStage(generator.eval(), depth, alpha).eval()
+def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: str, depth: int, alpha: float = 1.0,
+                     truncation: Truncation | None = None) -> Path:
+    """Write the generator at `depth` (its styles truncated, if asked) as `fmt` ('onnx' or 'torchscript') to `path`."""
+    model = FixedStage(generator.eval(), depth, alpha, truncation).eval()
     example: tuple[torch.Tensor, ...] = (torch.randn(2, generator.latent_size),)
     names = ["z"]
     if generator.spec.classes:
