@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_distributed import _assert_same_training, _torchrun
+from test_distributed import assert_two_processes_train_as_one, train_run
 
 from archgan.cli import main
 from archgan.data.augment import OPERATIONS, normalize_augment
@@ -108,15 +108,11 @@ def augmented(write) -> list[str]:
             "--training_config", str(training)]
 
 
-def _run(arguments: list[str], images, run, *extra: str) -> int:
-    return main(["train", *arguments, "--images_dir", str(images), "--run_dir", str(run), "--num_workers", "1",
-                 "--feedback_factor", "1", "--checkpoint_factor", "1", *extra])
-
 
 def test_an_augmented_run_logs_p_and_resumes_exactly(augmented, image_folder, tmp_path):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    assert _run(augmented, image_folder, whole, "--max_images", "96") == 0
-    assert _run(augmented, image_folder, parts, "--max_images", "40") == 0
+    assert train_run(augmented, image_folder, whole, "--max_images", "96") == 0
+    assert train_run(augmented, image_folder, parts, "--max_images", "40") == 0
     assert main(["train", "--resume", str(parts), "--max_images", "96"]) == 0
     for name in ("generator.safetensors", "discriminator.safetensors"):
         a = load_file(list_checkpoints(whole / "checkpoints")[-1] / name)
@@ -132,13 +128,7 @@ def test_an_augmented_run_logs_p_and_resumes_exactly(augmented, image_folder, tm
 
 
 def test_two_processes_augment_as_one(augmented, image_folder, tmp_path):
-    two, one = tmp_path / "two", tmp_path / "one"
-    common = [*augmented, "--images_dir", str(image_folder), "--num_workers", "1", "--batch_size", "16",
-              "--set", "fade_kimg=0.032", "--set", "stable_kimg=0.032"]
-    result = _torchrun([*common, "--run_dir", str(two), "--check_sync"], tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert main(["train", *common, "--run_dir", str(one)]) == 0
-    _assert_same_training(one, two)
+    one, two = assert_two_processes_train_as_one(augmented, image_folder, tmp_path)
     p = [[json.loads(line).get("augment/p") for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
          for run in (one, two)]
     assert p[0] == pytest.approx(p[1])

@@ -68,6 +68,25 @@ def _assert_same_training(one: Path, two: Path) -> None:
         assert _relative_difference(last_one, last_two, name) < 1e-3, name
 
 
+def train_run(arguments: list[str], images: Path, run_dir: Path, *extra: str) -> int:
+    """`archgan train` with these files on `images` into `run_dir`, a sample grid and checkpoint every epoch."""
+    return main(["train", *arguments, "--images_dir", str(images), "--run_dir", str(run_dir), "--num_workers", "1",
+                 "--feedback_factor", "1", "--checkpoint_factor", "1", *extra])
+
+
+def assert_two_processes_train_as_one(arguments: list[str], images: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The files trained for 10 steps of 16 images in two processes (--check_sync) and in one: the same
+    losses and weights (_assert_same_training). Returns the two run folders (one process, two)."""
+    two, one = tmp_path / "two", tmp_path / "one"
+    common = [*arguments, "--images_dir", str(images), "--num_workers", "1", "--batch_size", "16",
+              "--set", "fade_kimg=0.032", "--set", "stable_kimg=0.032"]
+    result = _torchrun([*common, "--run_dir", str(two), "--check_sync"], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert main(["train", *common, "--run_dir", str(one)]) == 0
+    _assert_same_training(one, two)
+    return one, two
+
+
 def test_two_processes_stay_in_step_equal_one_and_resume_in_one(files, image_folder, tmp_path):
     """WGAN-GP through a stage change (4→8→16): two processes with --check_sync (which fails the run unless
     both ranks hold identical parameters after every step) up to 80 images, written once by rank 0; the

@@ -4,13 +4,12 @@ trains in two processes as in one, draws a row per class and exports with the la
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from test_distributed import _assert_same_training, _torchrun
+from test_distributed import assert_two_processes_train_as_one, train_run
 
 from archgan import load_generator
 from archgan.cli import main
@@ -121,7 +120,7 @@ def test_the_classification_loss_reads_the_logits_of_the_pass_the_loss_made(writ
     passes = []
     network.register_forward_hook(lambda module, args, output: passes.append(1))
     labels = torch.tensor([0, 1, 2, 3, 1, 0])
-    context = StepContext(state=SimpleNamespace(discriminator=network), position=SimpleNamespace(depth=1, alpha=1.0),
+    context = StepContext(state=SimpleNamespace(discriminator=network, augment=None), position=SimpleNamespace(depth=1, alpha=1.0),
                           stage=None, loss=None, loss_context=None, generator=None, discriminator=network, labels=labels)
     micro = MicroBatch(1.0, None, None, True)
     critic = context.critic(micro)
@@ -170,15 +169,11 @@ def test_a_conditional_generator_needs_a_conditional_discriminator():
 # ------------------------------------------------------------------------------------- training
 
 
-def _run(arguments: list[str], images: Path, run_dir: Path, *extra: str) -> int:
-    return main(["train", *arguments, "--images_dir", str(images), "--run_dir", str(run_dir), "--num_workers", "1",
-                 "--feedback_factor", "1", "--checkpoint_factor", "1", *extra])
-
 
 def test_class_conditional_training_draws_a_row_per_class_and_records_the_classes(conditional, image_folder, tmp_path,
                                                                                     capsys):
     run = tmp_path / "run"
-    assert _run(conditional, image_folder, run) == 0
+    assert train_run(conditional, image_folder, run) == 0
     checkpoint = list_checkpoints(run / "checkpoints")[-1]
     assert json.loads((checkpoint / "dataset.json").read_text())["classes"] == ["group0", "group1", "group2"]
     final = next((run / "samples").glob("16x16-stable-*-final.png"))
@@ -211,7 +206,7 @@ def test_class_conditional_training_draws_a_row_per_class_and_records_the_classe
 def test_every_loss_trains_a_conditional_network(loss, conditional, image_folder, tmp_path):
     """(logistic with lazy R1 is the fixture's own loss, trained by the tests above)"""
     run = tmp_path / "run"
-    assert _run(conditional, image_folder, run, "--loss_function", loss, "--max_images", "48") == 0
+    assert train_run(conditional, image_folder, run, "--loss_function", loss, "--max_images", "48") == 0
     records = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert records and all(torch.isfinite(torch.tensor([r["loss/D"], r["loss/G"]])).all() for r in records)
 
@@ -236,15 +231,15 @@ templates:
     arguments = list(conditional)
     arguments[arguments.index("--discriminator_config") + 1] = str(discriminator)
     run = tmp_path / "run"
-    assert _run(arguments, image_folder, run, "--max_images", "48") == 0
+    assert train_run(arguments, image_folder, run, "--max_images", "48") == 0
     records = [json.loads(line) for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert all(torch.isfinite(torch.tensor([r["loss/D_ac"], r["loss/G_ac"]])).all() for r in records if "loss/D" in r)
 
 
 def test_a_resumed_conditional_run_continues_exactly(conditional, image_folder, tmp_path):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    assert _run(conditional, image_folder, whole, "--max_images", "96") == 0
-    assert _run(conditional, image_folder, parts, "--max_images", "40") == 0
+    assert train_run(conditional, image_folder, whole, "--max_images", "96") == 0
+    assert train_run(conditional, image_folder, parts, "--max_images", "40") == 0
     assert main(["train", "--resume", str(parts), "--max_images", "96"]) == 0
     a = load_file(list_checkpoints(whole / "checkpoints")[-1] / "generator.safetensors")
     b = load_file(list_checkpoints(parts / "checkpoints")[-1] / "generator.safetensors")
@@ -254,7 +249,7 @@ def test_a_resumed_conditional_run_continues_exactly(conditional, image_folder, 
 def test_a_resume_with_other_classes_is_refused(conditional, image_folder, tmp_path, capsys):
     """A label means one class all through a run: a renamed class folder (or another --labels file) is refused."""
     run = tmp_path / "run"
-    assert _run(conditional, image_folder, run, "--max_images", "16") == 0
+    assert train_run(conditional, image_folder, run, "--max_images", "16") == 0
     (image_folder / "group2").rename(image_folder / "renamed")
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--max_images", "32"]) == 1
@@ -265,7 +260,7 @@ def test_a_resume_with_other_classes_is_refused(conditional, image_folder, tmp_p
 
 
 def test_a_dry_run_counts_the_classes_from_the_file_names(conditional, image_folder, tmp_path, capsys):
-    assert _run(conditional, image_folder, tmp_path / "run", "--dry-run") == 0
+    assert train_run(conditional, image_folder, tmp_path / "run", "--dry-run") == 0
     assert "classes: group0 (14), group1 (13), group2 (13)" in capsys.readouterr().out
     assert not (tmp_path / "run").exists()
 
@@ -273,17 +268,17 @@ def test_a_dry_run_counts_the_classes_from_the_file_names(conditional, image_fol
 def test_labels_from_a_file_and_what_an_unlabelled_folder_is_told(conditional, image_folder, tmp_path, capsys):
     files = sorted(str(p.relative_to(image_folder)) for p in image_folder.rglob("*.*"))
     (tmp_path / "labels.json").write_text(json.dumps({name: index % CLASSES for index, name in enumerate(files)}))
-    assert _run(conditional, image_folder, tmp_path / "run", "--labels", str(tmp_path / "labels.json"),
+    assert train_run(conditional, image_folder, tmp_path / "run", "--labels", str(tmp_path / "labels.json"),
                 "--max_images", "16") == 0
     (tmp_path / "partial.json").write_text(json.dumps({name: 0 for name in files[1:]}))
     capsys.readouterr()
-    assert _run(conditional, image_folder, tmp_path / "run2", "--labels", str(tmp_path / "partial.json")) == 1
+    assert train_run(conditional, image_folder, tmp_path / "run2", "--labels", str(tmp_path / "partial.json")) == 1
     assert f"1 image(s) of the folder have no class here (e.g. {files[0]})" in capsys.readouterr().err
     flat = tmp_path / "flat"
     flat.mkdir()
     for path in sorted(image_folder.rglob("*.png"))[:4]:
         (flat / path.name).write_bytes(path.read_bytes())
-    assert _run(conditional, flat, tmp_path / "run3") == 1
+    assert train_run(conditional, flat, tmp_path / "run3") == 1
     assert "a class-conditional network learns one class per subfolder, but 4 image(s) are not in one" in \
         capsys.readouterr().err
     assert main(["train", "--images_dir", str(image_folder), "--run_dir", str(tmp_path / "run5"), "--labels",
@@ -293,16 +288,10 @@ def test_labels_from_a_file_and_what_an_unlabelled_folder_is_told(conditional, i
     for path in two.iterdir():
         path.rename(image_folder / "group1" / f"moved-{path.name}")
     two.rmdir()
-    assert _run(conditional, image_folder, tmp_path / "run4") == 1
+    assert train_run(conditional, image_folder, tmp_path / "run4") == 1
     assert ("the images are of 2 classes (group0, group1), but the networks take 3; set `inputs: {label: "
             "{classes: 2}}` in both network files") in capsys.readouterr().err
 
 
 def test_two_processes_train_a_conditional_network_as_one(conditional, image_folder, tmp_path):
-    two, one = tmp_path / "two", tmp_path / "one"
-    common = [*conditional, "--images_dir", str(image_folder), "--num_workers", "1", "--batch_size", "16",
-              "--set", "fade_kimg=0.032", "--set", "stable_kimg=0.032"]  # 10 steps, a lazy R1 on every second
-    result = _torchrun([*common, "--run_dir", str(two), "--check_sync"], tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert main(["train", *common, "--run_dir", str(one)]) == 0
-    _assert_same_training(one, two)
+    assert_two_processes_train_as_one(conditional, image_folder, tmp_path)  # a lazy R1 on every second step

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from test_distributed import _assert_same_training, _torchrun
+from test_distributed import assert_two_processes_train_as_one, train_run
 
 from archgan.cli import main
 from archgan.layers.modules.style import StyleModulation
@@ -208,7 +208,8 @@ def test_the_step_draws_the_crossover_among_the_styles_it_runs(tiny):
 def test_the_average_w_follows_the_generator_steps_latents(tiny):
     z = torch.randn(6, 8)
     context = SimpleNamespace(state=SimpleNamespace(generator=tiny), generator_latents=z, loss_context=None, rows=None,
-                              stage=SimpleNamespace(batch_size=6), inputs=lambda micro: {})
+                              stage=SimpleNamespace(batch_size=6), inputs=lambda micro: {},
+                              summed_over_processes=lambda values: values)
     with torch.no_grad():
         mean = tiny.mapping(z).mean(0)
     w_avg_step(0.995)(context)
@@ -232,15 +233,11 @@ def styled(write) -> list[str]:
             "--training_config", str(training)]
 
 
-def _run(arguments: list[str], images: Path, run: Path, *extra: str) -> int:
-    return main(["train", *arguments, "--images_dir", str(images), "--run_dir", str(run), "--num_workers", "1",
-                 "--feedback_factor", "1", "--checkpoint_factor", "1", *extra])
-
 
 def test_a_style_run_keeps_the_average_w_resumes_exactly_and_samples_truncated(styled, image_folder, tmp_path):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    assert _run(styled, image_folder, whole, "--max_images", "96") == 0
-    assert _run(styled, image_folder, parts, "--max_images", "40") == 0
+    assert train_run(styled, image_folder, whole, "--max_images", "96") == 0
+    assert train_run(styled, image_folder, parts, "--max_images", "40") == 0
     assert main(["train", "--resume", str(parts), "--max_images", "96"]) == 0
     last = list_checkpoints(whole / "checkpoints")[-1]
     for name in ("generator.safetensors", "generator_ema.safetensors", "discriminator.safetensors"):
@@ -258,13 +255,7 @@ def test_a_style_run_keeps_the_average_w_resumes_exactly_and_samples_truncated(s
 
 
 def test_two_processes_train_with_style_mixing_as_one(styled, image_folder, tmp_path):
-    two, one = tmp_path / "two", tmp_path / "one"
-    common = [*styled, "--images_dir", str(image_folder), "--num_workers", "1", "--batch_size", "16",
-              "--set", "fade_kimg=0.032", "--set", "stable_kimg=0.032"]
-    result = _torchrun([*common, "--run_dir", str(two), "--check_sync"], tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert main(["train", *common, "--run_dir", str(one)]) == 0
-    _assert_same_training(one, two)
+    one, two = assert_two_processes_train_as_one(styled, image_folder, tmp_path)
     a = load_file(list_checkpoints(one / "checkpoints")[-1] / "generator.safetensors")["w_avg"]
     b = load_file(list_checkpoints(two / "checkpoints")[-1] / "generator.safetensors")["w_avg"]
     assert torch.allclose(a, b, rtol=1e-3, atol=1e-5)
