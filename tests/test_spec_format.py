@@ -113,7 +113,7 @@ def test_yaml_anchors_and_merge_keys(write):
     spec = load_spec(path)
     conv, narrow = spec.stages[0].layers[1], spec.stages[0].layers[2]
     assert conv.options["channels"] == 8 and narrow.options["channels"] == 4
-    assert narrow.options["activation"] == {"type": "lrelu", "slope": 0.2}
+    assert narrow.options["activation"] == {"type": "lrelu", "slope": 0.2, "gain": 1.0, "clamp": None}
 
 
 def test_errors_inside_an_anchor_point_at_the_anchor(write):
@@ -150,9 +150,9 @@ def test_defaults_apply_unless_a_layer_overrides_them(write):
         """
     )
     layers = load_spec(path).stages[0].layers
-    assert layers[1].options["activation"] == {"type": "lrelu", "slope": 0.1}
+    assert layers[1].options["activation"] == {"type": "lrelu", "slope": 0.1, "gain": 1.0, "clamp": None}
     assert layers[1].options["equalized_lr"] is True
-    assert layers[2].options["activation"] == {"type": "tanh"}
+    assert layers[2].options["activation"] == {"type": "tanh", "gain": 1.0, "clamp": None}
     assert layers[0].options["equalized_lr"] is False  # defaults are per type
 
 
@@ -170,7 +170,7 @@ def test_base_merges_defaults(write):
         "network: generator\nbase: pggan-small\ndefaults: {conv: {activation: relu}}\n", "generator.yaml"
     )
     conv = load_spec(path).stages[0].layers[3]
-    assert conv.type == "conv" and conv.options["activation"] == {"type": "relu"}
+    assert conv.type == "conv" and conv.options["activation"] == {"type": "relu", "gain": 1.0, "clamp": None}
     assert conv.options["equalized_lr"] is True  # the base's other conv defaults remain
 
 
@@ -180,7 +180,8 @@ def test_canonical_json_is_fully_explicit():
     conv = document["stages"][0]["layers"][0]
     assert conv == {
         "type": "conv", "channels": 32, "kernel": 3, "stride": 1, "padding": "same", "bias": True,
-        "activation": {"type": "lrelu", "slope": 0.2}, "equalized_lr": True, "gain": 1.4142135623730951,
+        "activation": {"type": "lrelu", "slope": 0.2, "gain": 1.0, "clamp": None}, "equalized_lr": True,
+        "gain": 1.4142135623730951,
         "spectral_norm": False, "init": "auto", "init_scale": 1.0, "lr_multiplier": 1.0,
     }
     assert document["stages"][1]["from_rgb"][0]["channels"] == 64

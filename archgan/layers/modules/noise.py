@@ -40,13 +40,14 @@ class RandomLayer(nn.Module):
 
 
 class NoiseInjection(RandomLayer):
-    """x + strength.view(1, C, 1, 1) · noise with noise [N, 1, H, W]: random per call, or a fixed buffer."""
+    """x + strength · noise with noise [N, 1, H, W]: random per call, or a fixed buffer; strength [C] (one per
+    channel) or [] (one scalar, shaped as StyleGAN2's noise_strength)."""
 
-    def __init__(self, shape: Shape, mode: str):
+    def __init__(self, shape: Shape, mode: str, strength: str):
         super().__init__()
         channels, height, width = shape
         self.mode = mode
-        self.strength = nn.Parameter(torch.zeros(channels))
+        self.strength = nn.Parameter(torch.zeros(channels if strength == "channel" else ()))
         if mode == "fixed":
             self.register_buffer("fixed_noise", torch.randn(1, 1, height, width))
 
@@ -62,4 +63,4 @@ class NoiseInjection(RandomLayer):
 
 
 def build(options: Options, shape: Shape, context: BuildContext) -> nn.Module:
-    return NoiseInjection(shape, options["mode"])
+    return NoiseInjection(shape, options["mode"], options["strength"])
