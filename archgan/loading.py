@@ -79,8 +79,9 @@ def load_generator(config: PathLike | None = None, weights: PathLike | None = No
                    ema: bool = True, strict: bool = True, device: str | torch.device = "cpu") -> Generator:
     """A generator in eval mode. `config`: a spec file, a built-in name or an attn_gan_pytorch .conf
     (optional when the weights carry their spec); `weights`: our .safetensors, a checkpoint or run folder
-    (the averaged generator when `ema`), a pro_gan_pytorch checkpoint or an attn_gan_pytorch state dict.
-    `depth` sets the stage `G(z)` uses by default. strict=False loads a partial match and logs the rest."""
+    (the averaged generator when `ema`), a pro_gan_pytorch checkpoint, a stylegan2-ada-pytorch state dict or
+    an attn_gan_pytorch state dict. `depth` sets the stage `G(z)` uses by default. strict=False loads a
+    partial match and logs the rest."""
     return _load("generator", config, weights, depth, ema, strict, device)  # type: ignore[return-value]
 
 

@@ -7,6 +7,7 @@ import math
 import torch
 
 from .networks import Generator
+from .networks.images import final_image
 from .networks.styles import Truncation
 
 
@@ -32,13 +33,14 @@ def walk(points: torch.Tensor, frames: int) -> torch.Tensor:
 def render(generator: Generator, latents: torch.Tensor, depth: int, alpha: float, batch_size: int, device,
            labels: torch.Tensor | None = None, truncation: Truncation | None = None) -> torch.Tensor:
     """The generator's images for `latents` (and, for a class-conditional generator, `labels`; for a
-    style-based one, with its styles truncated if asked), in batches, as [0, 1] floats on the CPU."""
+    style-based one, with its styles truncated if asked), in batches, as [0, 1] floats on the CPU; of a
+    generator that makes every scale, the largest."""
     chunks = []
     truncated = {} if truncation is None else {"truncation": truncation}
     for start in range(0, len(latents), batch_size):
         inputs = {} if labels is None else {"label": labels[start:start + batch_size].to(device)}
         images = generator(latents[start:start + batch_size].to(device), depth, alpha, **truncated, **inputs)
-        chunks.append(images.clamp(-1, 1).cpu())
+        chunks.append(final_image(images).clamp(-1, 1).cpu())
     return (torch.cat(chunks) + 1) / 2
 
 
@@ -85,3 +87,16 @@ def image_grid(images: torch.Tensor, nrow: int, min_width: int = GRID_MIN_WIDTH)
     if factor > 1:
         images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
     return make_grid(images, nrow=nrow, padding=2)
+
+
+SCALE_ROWS = 8
+
+
+def scales_grid(images: list[torch.Tensor], rows: int = SCALE_ROWS) -> torch.Tensor:
+    """A generator's images at every scale (MSG-GAN), [-1, 1], as one [0, 1] grid: a row per sample (the
+    first `rows`), a column per scale, lowest first, each enlarged (nearest neighbour) to the largest."""
+    size = images[-1].shape[-1]
+    columns = [torch.nn.functional.interpolate(image[:rows].float().clamp(-1, 1), size=size, mode="nearest")
+               for image in images]
+    cells = torch.stack(columns, dim=1).flatten(0, 1)  # sample by sample, its scales in a row
+    return image_grid((cells + 1) / 2, nrow=len(images))

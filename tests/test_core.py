@@ -97,7 +97,7 @@ def test_every_layers_parameter_rule_matches_its_module(name):
             head_input = shapes.layers_out if role == "generator" else (spec.image_channels, stage.resolution,
                                                                          stage.resolution)
             for layers, modules, shape in ((stage.layers, network.stage(index), shapes.layers_in),
-                                           (stage.rgb, network.head(index), head_input)):
+                                           (stage.head_layers, network.head(index), head_input)):
                 for (layer, received, _), module in zip(trace(layers, shape, context), modules, strict=True):
                     assert layer_parameters(layer, received, context) == _module_parameters(module), (name, layer)
 

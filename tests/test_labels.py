@@ -152,7 +152,9 @@ def test_networks_refuse_missing_unknown_and_out_of_range_labels():
     z = torch.randn(2, 128)
     with pytest.raises(ValueError, match=r"takes label= \(label missing\); a label is a class per sample, 0 to 9"):
         generator(z)
-    with pytest.raises(ValueError, match=r"\(got styles\)"):
+    with pytest.raises(ValueError, match=r"\(got colours\)"):
+        generator(z, label=torch.tensor([0, 1]), colours=torch.zeros(2))
+    with pytest.raises(ValueError, match="has no mapping network: it takes no styles"):
         generator(z, label=torch.tensor([0, 1]), styles=torch.zeros(2))
     with pytest.raises(ValueError, match="labels must be classes 0 to 9, got 0 to 10"):
         generator(z, label=torch.tensor([0, 10]))

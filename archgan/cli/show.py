@@ -10,7 +10,7 @@ from pathlib import Path
 from ..resources import architectures_dir, builtin_architectures
 from ..spec import NetworkSpec
 from ..spec.memory import stage_activations
-from ..spec.stages import style_counts
+from ..spec.stages import style_counts, total_styles
 from ..spec.summary import LayerRow, growing_head_parameters, mapping_rows, summarize, total_parameters
 from ..training.config import load_training_config
 from ..training.memory import estimate_memory, format_bytes
@@ -67,16 +67,23 @@ def render(spec: NetworkSpec) -> str:
         + f"{spec.image_channels} image channels, "
         + (f"{len(spec.stages)} stages: {first}×{first} → {last}×{last}" if len(spec.stages) > 1 else f"one stage: {first}×{first}"),
     ]
-    header = f"  {'layer':<26}{'activation':<13}{'output shape':<16}{'parameters':>12}"
+    if spec.images != "last":
+        lines.append(f"images: {spec.images}" + (f" (merge: {spec.merge})" if spec.role == "discriminator" else ""))
     mapping = mapping_rows(spec)
+    widths = _widths([*mapping, *(row for stage in stages for row in stage.rows)])
+    header = _line(("layer", "activation", "output shape", "parameters"), widths)
+    total_width = sum(widths[:3])
     if mapping:
-        lines += ["", f"mapping network (z → the style w, read by {sum(style_counts(spec))} layers)", header]
-        lines += [_row(row) for row in mapping]
-        lines.append(f"  {'mapping total':<55}{sum(row.parameters or 0 for row in mapping if row.depth == 0):>12,}")
+        readers = sum(counts[0] + counts[1] for counts in style_counts(spec))
+        styles = total_styles(spec)
+        read = f"read by {readers} layers" + (f" as {styles} styles" if styles != readers else "")
+        lines += ["", f"mapping network (z → the style w, {read})", header]
+        lines += [_row(row, widths) for row in mapping]
+        lines.append(f"  {'mapping total':<{total_width}}{sum(row.parameters or 0 for row in mapping if row.depth == 0):>12,}")
     for stage in stages:
         lines += ["", f"stage {stage.resolution}×{stage.resolution}", header]
-        lines += [_row(row) for row in stage.rows]
-        lines.append(f"  {'stage total':<55}{stage.parameters:>12,}")
+        lines += [_row(row, widths) for row in stage.rows]
+        lines.append(f"  {'stage total':<{total_width}}{stage.parameters:>12,}")
         when = " while this stage fades in" if len(stages) > 1 else ""
         lines.append(f"  values kept for the backward pass per image{when}: {activations[stage.resolution]:,}")
     total = total_parameters(spec)
@@ -89,7 +96,22 @@ def render(spec: NetworkSpec) -> str:
     return "\n".join(lines)
 
 
-def _row(row: LayerRow) -> str:
+def _cells(row: LayerRow) -> tuple[str, str, str, str]:
     count = "" if row.parameters is None else f"{row.parameters:,}"
     name = "  " * row.depth + (f"({row.layer})" if row.head and row.depth == 0 else row.layer)
-    return f"  {name:<26}{row.activation:<13}{row.output_shape:<16}{count:>12}"
+    return name, row.activation, row.output_shape, count
+
+
+def _widths(rows: list[LayerRow]) -> tuple[int, int, int]:
+    """The layer, activation and output-shape columns: 26, 13 and 16 wide, or as wide as a cell needs."""
+    cells = [_cells(row) for row in rows]
+    return tuple(max([minimum] + [len(cell[column]) + 1 for cell in cells])
+                 for column, minimum in enumerate((26, 13, 16)))  # type: ignore[return-value]
+
+
+def _line(cells: tuple[str, str, str, str], widths: tuple[int, int, int]) -> str:
+    return f"  {cells[0]:<{widths[0]}}{cells[1]:<{widths[1]}}{cells[2]:<{widths[2]}}{cells[3]:>12}"
+
+
+def _row(row: LayerRow, widths: tuple[int, int, int]) -> str:
+    return _line(_cells(row), widths)

@@ -1,6 +1,7 @@
 """The one loader of pretrained weights for a network built from a spec, whatever wrote them:
-our .safetensors files, a checkpoint or run folder of ours, a pro_gan_pytorch checkpoint, or an
-attn_gan_pytorch state dict (for a network built from its .conf). Foreign files are read with
+our .safetensors files, a checkpoint or run folder of ours, a pro_gan_pytorch checkpoint, a
+stylegan2-ada-pytorch state dict (for the stylegan2 built-ins), or an attn_gan_pytorch state dict (for a
+network built from its .conf). Foreign files are read with
 torch.load(weights_only=True): nothing in them can run."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import nn
 from ..errors import WeightsError
 from ..networks.weights import LoadReport, load_weights, load_weights_file, read_torch_file
 from ..training.files import CHECKPOINTS, NETWORK_FILES, STATE_FILE, latest_checkpoint
-from . import attn_gan, pro_gan
+from . import attn_gan, pro_gan, stylegan2_ada
 
 log = logging.getLogger("archgan")
 
@@ -60,6 +61,8 @@ def _foreign_state(network: nn.Module, path: Path, ema: bool) -> dict:
     if pro_gan.is_checkpoint(data):
         conf, state = pro_gan.network_entry(data, role, ema)
         return pro_gan.convert_state_dict(state, conf, role)
+    if stylegan2_ada.is_state_dict(data):
+        return stylegan2_ada.convert_state_dict(data, network)
     if attn_gan.is_conf(source):
         if not isinstance(data, dict):
             raise WeightsError(f"{path}: not a state dict of tensors")
@@ -70,5 +73,6 @@ def _foreign_state(network: nn.Module, path: Path, ema: bool) -> dict:
                                "file lacks: was it saved from a network built from this config?") from None
     raise WeightsError(
         f"{path}: archgan reads its own .safetensors weights (or checkpoint and run folders), pro_gan_pytorch "
-        "checkpoints, and attn_gan_pytorch .pth state dicts for networks built from their .conf files"
+        "checkpoints, stylegan2-ada-pytorch state dicts (torch.save(G.state_dict()), not their .pkl snapshots) "
+        "and attn_gan_pytorch .pth state dicts for networks built from their .conf files"
     )

@@ -1,13 +1,14 @@
 """GAN losses: one registry, each loss with its options (schema, default, docs line) and the class that
 computes it (losses/objectives.py, imported when a loss is built: reading the registry needs no torch).
-The training schema, `archgan docs` and `--loss_function`'s help all read this table."""
+The training schema, `archgan docs` and `--loss_function`'s help all read this table. The generator's
+path length regularization (StyleGAN2), which joins any loss, has its options here too."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..lazy import deferred
-from ..options import Option, options_schema
+from ..options import Option, options_schema, with_defaults
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,25 @@ def normalize_loss(value: str | Mapping[str, Any]) -> dict[str, Any]:
 def build_loss(entry: Mapping[str, Any]):
     """The loss object (a losses.objectives.Loss) for a normalized loss entry."""
     return LOSSES[entry["type"]].make(entry)
+
+
+PATH_LENGTH_OPTIONS: dict[str, Option] = {
+    "weight": Option({"type": "number", "exclusiveMinimum": 0}, "the penalty's weight (StyleGAN2: 2)", 2.0),
+    "interval": Option({"type": "integer", "minimum": 1, "maximum": 2**20}, "apply it every this many steps, as a "
+                       "generator step of its own scaled by the interval (lazy regularization)", 4),
+    "decay": Option({"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                    "how fast the target length follows the batches' mean length", 0.01),
+    "batch_shrink": Option({"type": "integer", "minimum": 1, "maximum": 2**20},
+                           "the penalty's batch is the stage's batch divided by this", 2),
+}
+"""StyleGAN2's path length regularization of the generator (Karras et al. 2020, section 3.2): for random
+images y ~ N(0, 1)/√(H·W), ‖∂(G(w)·y)/∂w‖ is pulled toward its running mean, so a step in w changes the
+image by a fixed amount whatever the direction."""
+
+
+def path_length_schema() -> dict[str, Any]:
+    return {"anyOf": [{"type": "null"}, options_schema(PATH_LENGTH_OPTIONS, strict=False)]}
+
+
+def normalize_path_length(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else with_defaults(PATH_LENGTH_OPTIONS, value)

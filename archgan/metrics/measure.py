@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..networks.images import final_image
 from . import METRICS, Values, check_resolution
 from .fid import fid_kid, inception_weights
 from .ms_ssim import ms_ssim_pairs
@@ -59,7 +60,7 @@ def generate_uint8(generator, count: int, depth: int, alpha: float, device, seed
     for start in range(0, count, batch):
         z = torch.randn(min(batch, count - start), generator.latent_size, generator=noise).to(device)
         inputs = {} if labels is None else {"label": labels[start:start + len(z)].to(device)}
-        chunks.append(to_uint8(generator(z, depth, alpha, **inputs)).cpu())
+        chunks.append(to_uint8(final_image(generator(z, depth, alpha, **inputs))).cpu())
     return torch.cat(chunks)
 
 

@@ -1,7 +1,8 @@
 """A generator frozen at one stage, as a standalone model: ONNX (torch.onnx, the torch.export-based
 exporter; needs the `onnx` and `onnxscript` packages) or TorchScript. The exported model maps a batch
 of latents [N, latent] (and, for a class-conditional generator, labels [N] int64) to images
-[N, C, R, R] in [-1, 1]-ish range, the batch size left free."""
+[N, C, R, R] in [-1, 1]-ish range, the batch size left free; a generator that makes every scale (MSG-GAN)
+has one output per stage, `images_4x4` … lowest resolution first."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import ExportError
+from ..spec.model import stage_key
 from .growable import Generator
 from .styles import Truncation
 
@@ -25,8 +27,15 @@ class FixedStage(nn.Module):
         self.generator, self.depth, self.alpha = generator, depth, alpha
         self.fixed = {} if truncation is None else {"truncation": truncation}
 
-    def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator(z, self.depth, self.alpha, **self.fixed, **({} if label is None else {"label": label}))
+    def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        images = self.generator(z, self.depth, self.alpha, **self.fixed, **({} if label is None else {"label": label}))
+        return tuple(images) if isinstance(images, list) else images
+
+    def output_names(self) -> list[str]:
+        plan = self.generator.plan(self.depth, self.alpha)
+        if self.generator.spec.images != "all":
+            return ["images"]
+        return [f"images_{stage_key(self.generator.spec.stages[index].resolution)}" for index in plan.stages]
 
 
 def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: str, depth: int, alpha: float = 1.0,
@@ -52,6 +61,7 @@ def export_generator(generator: Generator, path: str | os.PathLike[str], fmt: st
     with warnings.catch_warnings():  # z and label share the batch axis on purpose
         warnings.filterwarnings("ignore", message="The axis name: batch will not be used")
         program = torch.onnx.export(model, example, dynamic_shapes={name: {0: batch} for name in names},
-                                    input_names=names, output_names=["images"], dynamo=True, verbose=False)
+                                    input_names=names, output_names=model.output_names(), dynamo=True,
+                                    verbose=False)
     program.save(str(path))
     return path

@@ -23,8 +23,10 @@ The forward contract, which every architecture keeps:
   `truncation=Truncation(psi, cutoff)` (sampling) and `mixing=StyleMixing(latents, cutoff)` (training)
   change those copies (networks/styles.py). `w_avg`, the tracked average of w, is a buffer: it is saved
   with the weights and copied into the generator's average.
-- A generator returns one image batch; a generator whose spec declares per-stage outputs (MSG-GAN)
-  returns a list of them, lowest resolution first, and its discriminator takes such a list.
+- What images a network makes or reads is its spec's `images` (spec/model.IMAGE_MODES): a generator with
+  `all` (MSG-GAN) returns a list, one image batch per stage that runs, lowest resolution first, and a
+  discriminator with `all` takes such a list; every other network returns or takes one image batch
+  (networks/images.final_image picks the largest of either).
 """
 from __future__ import annotations
 
@@ -35,11 +37,12 @@ from torch import nn
 
 from ..spec.model import NetworkSpec, stage_key
 from ..spec.shapes import format_shape
-from ..spec.stages import StagePlan, every_plan, image_shape, stage_shapes
+from ..spec.stages import StagePlan, every_plan, image_shape, plan_problem, stage_shapes, style_layout
 from ..layers.modules.blocks import Chain, Inputs
 from ..layers.modules.style import ReadsStyle
 from .build import build_layers
 from .fade import Alpha, downsample_for_old_path, fade_in, is_fading, upsample_old_image
+from .images import Images
 from .styles import StyleMixing, Truncation, mix, truncate
 
 
@@ -65,7 +68,10 @@ class _Growable(nn.Module):
         return self._plan_at(depth, alpha)
 
     def _plan_at(self, depth: int, alpha: Alpha) -> StagePlan:
-        return self._plans[depth, is_fading(depth, alpha)]
+        key = depth, is_fading(depth, alpha)
+        if key not in self._plans:
+            raise ValueError(f"{self.spec.name}: {plan_problem(self.spec, *key)}")
+        return self._plans[key]
 
     def check_depth(self, depth: int | None) -> int:
         depth = self.default_depth if depth is None else depth
@@ -119,14 +125,18 @@ class Generator(_Growable):
         self.to_rgb = nn.ModuleDict()
         for stage, shapes in zip(spec.stages, stage_shapes(spec)):
             self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shapes.layers_in, context)
-            self.to_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, shapes.layers_out, context)
+            if stage.rgb is not None:
+                self.to_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, shapes.layers_out, context)
         self.mapping: Chain | None = None
         if spec.mapping is not None:
             self.mapping = build_layers(spec.mapping, (spec.latent_size,), spec.mapping_context)
             self.register_buffer("w_avg", torch.zeros(spec.style_size))
-        for index, layer in enumerate(self.style_layers()):
-            layer.style_index = index
-        self.num_styles = len(self.style_layers())
+        layers_start, head_start, _ = style_layout(spec)
+        for index in range(self.num_stages):
+            for first, chain in ((layers_start[index], self.stage(index)), (head_start[index], self.head(index))):
+                for number, layer in enumerate(m for m in chain.modules() if isinstance(m, ReadsStyle)):
+                    layer.style_index = first + number
+        self.num_styles = self.plan(self.num_stages, 1.0).styles
 
     @property
     def latent_size(self) -> int:
@@ -134,7 +144,7 @@ class Generator(_Growable):
 
     def style_layers(self) -> list[ReadsStyle]:
         """The layers that read a style, in the order of their styles: stage by stage, a stage's layers
-        before its head (spec/stages.style_counts counts them in this order)."""
+        before its head (spec/stages.style_layout numbers them)."""
         return [module for index in range(self.num_stages) for chain in (self.stage(index), self.head(index))
                 for module in chain.modules() if isinstance(module, ReadsStyle)]
 
@@ -150,26 +160,49 @@ class Generator(_Growable):
         return styles if truncation is None else truncate(styles, self.w_avg, truncation)
 
     def head(self, index: int) -> Chain:
-        """The to_rgb layers of stage `index`."""
-        return self.to_rgb[stage_key(self.spec.stages[index].resolution)]
+        """The to_rgb layers of stage `index` (empty for a stage without a head)."""
+        return self.to_rgb[key] if (key := stage_key(self.spec.stages[index].resolution)) in self.to_rgb else Chain()
 
     def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, *,
-                truncation: Truncation | None = None, mixing: StyleMixing | None = None, **inputs: Any) -> torch.Tensor:
+                truncation: Truncation | None = None, mixing: StyleMixing | None = None,
+                styles: torch.Tensor | None = None, **inputs: Any) -> Images:
+        """`styles` [N, num_styles, w]: given instead of mapping z (the path length penalty differentiates
+        the images w.r.t. them; a user may edit them); z then only gives the batch size."""
         depth, alpha = self.position(depth, alpha)
         plan = self._plan_at(depth, alpha)
         if z.ndim != 2 or z.shape[1] != self.latent_size:
             raise ValueError(f"{self.spec.name}: expects latents of shape [N, {self.latent_size}], got {list(z.shape)}")
         named = self._check_inputs(inputs, z.shape[0])
-        if self.mapping is not None or truncation is not None or mixing is not None:
+        if styles is not None:
+            expected = (z.shape[0], self.num_styles, self.spec.style_size)
+            if self.mapping is None:
+                raise ValueError(f"{self.spec.name}: this generator has no mapping network: it takes no styles")
+            if truncation is not None or mixing is not None or tuple(styles.shape) != expected:
+                raise ValueError(f"{self.spec.name}: styles are given as [N, {self.num_styles}, "
+                                 f"{self.spec.style_size}] (got {list(styles.shape)}), without truncation or mixing")
+            named = {**named, "style": styles}
+        elif self.mapping is not None or truncation is not None or mixing is not None:
             named = {**named, "style": self.styles(z, named, truncation, mixing)}
         x = z.reshape(z.shape[0], -1, 1, 1)
-        for index in plan.stages[:-1]:
+        if self.spec.images == "last":
+            for index in plan.stages[:-1]:
+                x = self.stage(index)(x, named)
+            image = self.head(plan.head)(self.stage(plan.head)(x, named), named)
+            if plan.old_head is None:
+                return image
+            old = upsample_old_image(self.head(plan.old_head)(x, named), self.spec.fade_resample)
+            return fade_in(old, image, alpha)
+        images: list[torch.Tensor] = []
+        for index in plan.stages:
             x = self.stage(index)(x, named)
-        image = self.head(plan.head)(self.stage(plan.head)(x, named), named)
-        if plan.old_head is None:
-            return image
-        old = upsample_old_image(self.head(plan.old_head)(x, named), self.spec.fade_resample)
-        return fade_in(old, image, alpha)
+            images.append(self.head(index)(x, named))
+        if self.spec.images == "all":
+            return images
+        image = images[0]  # skip: each stage's image added to the sum so far, brought up to its size
+        for index, new in enumerate(images[1:], start=1):
+            old = upsample_old_image(image, self.spec.fade_resample)
+            image = old + (new * alpha if index == plan.head and plan.fading else new)
+        return image
 
 
 class Discriminator(_Growable):
@@ -184,36 +217,67 @@ class Discriminator(_Growable):
         self.stages = nn.ModuleDict()
         self.from_rgb = nn.ModuleDict()
         for index, (stage, shapes) in enumerate(zip(spec.stages, stage_shapes(spec))):
-            self.from_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, image_shape(spec, index), context)
+            if stage.rgb is not None:
+                self.from_rgb[stage_key(stage.resolution)] = build_layers(stage.rgb, image_shape(spec, index), context)
             self.stages[stage_key(stage.resolution)] = build_layers(stage.layers, shapes.layers_in, context)
 
     def head(self, index: int) -> Chain:
-        """The from_rgb layers of stage `index`."""
-        return self.from_rgb[stage_key(self.spec.stages[index].resolution)]
+        """The from_rgb layers of stage `index` (empty for a stage without a head)."""
+        return self.from_rgb[key] if (key := stage_key(self.spec.stages[index].resolution)) in self.from_rgb else Chain()
 
-    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, *,
+    def _per_stage(self, images: Images, plan: StagePlan) -> list[torch.Tensor]:
+        """The image each stage of `plan` reads, in the stages' order (highest resolution first), once their
+        shapes are those expected: a list given lowest resolution first (images: all), or one image,
+        downsampled for each stage below the first (images: skip; images: last reads only the first)."""
+        expected = [image_shape(self.spec, index) for index in plan.stages]
+        if self.spec.images == "all":
+            given = list(reversed(images)) if isinstance(images, (list, tuple)) else None
+        else:
+            given = [images] if isinstance(images, torch.Tensor) else None
+        shapes = [tuple(image.shape[1:]) for image in given or []]
+        wanted = expected if self.spec.images == "all" else expected[:1]
+        if shapes != wanted:
+            described = ", ".join(f"[N, {format_shape(shape)}]" for shape in reversed(wanted))
+            got = (", ".join(str(list(image.shape)) for image in reversed(given)) if given is not None
+                   else type(images).__name__)
+            what = f"a list of images {described} (lowest resolution first)" if self.spec.images == "all" \
+                else f"images of shape {described}"
+            raise ValueError(f"{self.spec.name}: at depth {plan.depth} expects {what}, got {got}")
+        while self.spec.images == "skip" and len(given) < len(plan.stages):  # each stage reads it at its size
+            given.append(downsample_for_old_path(given[-1], self.spec.fade_resample))
+        return given
+
+    def forward(self, images: Images, depth: int | None = None, alpha: Alpha | None = None, *,
                 logits: bool = False, **inputs: Any) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         depth, alpha = self.position(depth, alpha)
         plan = self._plan_at(depth, alpha)
-        expected = image_shape(self.spec, plan.head)
-        if tuple(images.shape[1:]) != expected:
-            raise ValueError(
-                f"{self.spec.name}: at depth {plan.depth} expects images of shape [N, {format_shape(expected)}], "
-                f"got {list(images.shape)}"
-            )
-        named = self._check_inputs(inputs, images.shape[0])
-        x = self.stage(plan.head)(self.head(plan.head)(images, named), named)
-        if plan.old_head is not None:
-            old = self.head(plan.old_head)(downsample_for_old_path(images, self.spec.fade_resample), named)
-            x = fade_in(old, x, alpha)
-        for index in plan.stages[1:]:
-            x = self.stage(index)(x, named)
+        per_stage = self._per_stage(images, plan)
+        batch = per_stage[0].shape[0]
+        named = self._check_inputs(inputs, batch)
+        if self.spec.images == "last":
+            x = self.stage(plan.head)(self.head(plan.head)(per_stage[0], named), named)
+            if plan.old_head is not None:
+                old = self.head(plan.old_head)(downsample_for_old_path(per_stage[0], self.spec.fade_resample), named)
+                x = fade_in(old, x, alpha)
+            for index in plan.stages[1:]:
+                x = self.stage(index)(x, named)
+        else:
+            x = None
+            for index, image in zip(plan.stages, per_stage):
+                if index in plan.heads:
+                    features = self.head(index)(image, named)
+                    x = features if x is None else self.merge(features, x)
+                x = self.stage(index)(x, named)
         if self.spec.classifier is None:
             if logits:
                 raise ValueError(f"{self.spec.name}: only a discriminator ending in an auxiliary_classifier gives "
                                  "class logits")
-            return x.reshape(images.shape[0])
+            return x.reshape(batch)
         return (x[:, 0], x[:, 1:]) if logits else x[:, 0]
+
+    def merge(self, features: torch.Tensor, above: torch.Tensor) -> torch.Tensor:
+        """A stage's from_rgb features joined with those from the stage above, as the spec's `merge` says."""
+        return features + above if self.spec.merge == "sum" else torch.cat([features, above], dim=1)
 
 
 def build_network(spec: NetworkSpec) -> Generator | Discriminator:

@@ -134,7 +134,7 @@ def describe_key(spec: NetworkSpec | None, key: str) -> str:
         stage = next((s for s in spec.stages if s.resolution == resolution), None)
         if stage is None:
             return f"a {resolution}×{resolution} stage, which this spec does not have"
-        layers = stage.layers if part == "stages" else stage.rgb
+        layers = stage.layers if part == "stages" else stage.head_layers
         where = [f"stage {resolution}×{resolution}" + ("" if part == "stages" else f" {part}")]
     while rest:
         names = {layer.name or str(index): layer for index, layer in enumerate(layers)}

@@ -11,7 +11,7 @@ from typing import Sequence
 from ..figures import new_figure
 from ..layers import layer_type
 from .model import LayerSpec, NetworkSpec
-from .stages import style_counts
+from .stages import total_styles
 
 COLOURS = {
     "block": "#e9edc9",
@@ -108,7 +108,7 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
     if first:
         axis.text(BOX_W / 2, body_top + 0.15, "mapping z → w", ha="center", fontsize=8, weight="bold")
         bottom = draw_layers(spec.mapping, 0, body_top, BOX_W)
-        axis.text(BOX_W / 2, bottom - 0.1, f"w → each of the {sum(style_counts(spec))}\nstyle layers (★ style)",
+        axis.text(BOX_W / 2, bottom - 0.1, f"w → each of the {total_styles(spec)}\nstyle layers (★ style)",
                   ha="center", va="top", fontsize=6.5, color="#c9184a")
     columns = []
     for index, stage in enumerate(spec.stages):
@@ -116,7 +116,7 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
         axis.text(x + BOX_W / 2, body_top + 0.15, f"{stage.resolution}×{stage.resolution}", ha="center",
                   fontsize=8, weight="bold")
         bottom = draw_layers(stage.layers, x, body_top, BOX_W) + GAP_Y
-        head = [(x, head_y - i * (BOX_H + GAP_Y), layer) for i, layer in enumerate(stage.rgb)]
+        head = [(x, head_y - i * (BOX_H + GAP_Y), layer) for i, layer in enumerate(stage.head_layers)]
         for hx, hy, layer in head:
             box(hx, hy, layer)
         columns.append((x, bottom, head))

@@ -11,7 +11,7 @@ from ..interop import attn_gan
 from ..layers import layer_types
 from ..resources import architectures_dir, builtin_architectures
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
-from .model import FADE_RESAMPLE, NetworkSpec, Role
+from .model import FADE_RESAMPLE, IMAGE_MODES, MERGES, TO_RGB_STYLES, NetworkSpec, Role
 from .parse import ParsedFile, parse_text, read_file
 from .schema import network_validator
 from .templates import expand_mapping, expand_stages
@@ -174,6 +174,9 @@ def _build(document: _Document) -> NetworkSpec:
         image_channels=data.get("image_channels", 3),
         stages=expand_stages(data, role, document.locate),
         fade_resample=data.get("fade_resample", FADE_RESAMPLE[role][0]),
+        images=data.get("images", IMAGE_MODES[role][0]),
+        merge=data.get("merge", MERGES[0]),
+        to_rgb_styles=data.get("to_rgb_styles", TO_RGB_STYLES[0]),
         latent_size=data.get("latent_size") if role == "generator" else None,
         classes=data.get("inputs", {}).get("label", {}).get("classes"),
         mapping=expand_mapping(data, document.locate),

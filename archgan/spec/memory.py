@@ -56,7 +56,7 @@ def stage_activations(spec: NetworkSpec) -> list[StageActivations]:
         for head in plan.heads:
             stage = spec.stages[head]
             head_input = shapes[head].layers_out if generator else image_shape(spec, head)
-            parts.append(_layers(stage.rgb, head_input, context))
+            parts.append(_layers(stage.head_layers, head_input, context))
             parts.append((prod(image_shape(spec, head)), prod(image_shape(spec, head))))  # the image made or read
         trained = sum(summaries[index].parameters - summaries[index].head_parameters for index in plan.stages) \
             + sum(summaries[head].head_parameters for head in plan.heads)

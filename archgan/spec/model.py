@@ -17,8 +17,23 @@ Role = Literal["generator", "discriminator"]
 RGB_KEY: Mapping[Role, str] = {"generator": "to_rgb", "discriminator": "from_rgb"}
 """The image head of a stage: a generator stage ends in to_rgb, a discriminator stage starts with from_rgb."""
 FADE_RESAMPLE: Mapping[Role, tuple[str, ...]] = {"generator": UPSAMPLE_MODES, "discriminator": DOWNSAMPLE_MODES}
-"""How the old path of a fade-in is resampled, the first being the default (ProGAN's): the generator
-upsamples the previous stage's image ×2, the discriminator downsamples its input image ×½."""
+"""How images are resampled between stages, the first being the default (ProGAN's): the generator
+upsamples the previous stage's image ×2 (the old path of a fade-in; a skip generator's running image), the
+discriminator downsamples its input image ×½ (the old path; a skip discriminator's image for each stage)."""
+IMAGE_MODES: Mapping[Role, tuple[str, ...]] = {"generator": ("last", "skip", "all"), "discriminator": ("last", "skip", "all")}
+"""Which images a network makes or reads, the first being the default:
+- last: the newest stage's image head only, fading in from the stage before (ProGAN).
+- skip: a generator sums every stage's to_rgb image, each upsampled to the next stage's size (StyleGAN2's
+  skip generator); a discriminator reads one image and every stage's from_rgb reads it at the stage's size,
+  merged into what the stage above hands down (StyleGAN2's skip discriminator).
+- all: a generator gives every stage's image, lowest resolution first; a discriminator reads such a list,
+  each image through its stage's from_rgb, merged into what the stage above hands down (MSG-GAN)."""
+MERGES = ("concat", "sum")
+"""How a skip or all discriminator joins a stage's from_rgb features with the features from the stage above:
+concat puts the from_rgb channels first (MSG-GAN), sum adds them (StyleGAN2)."""
+TO_RGB_STYLES = ("own", "next")
+"""How a style-based generator numbers the styles of its to_rgb layers: each its own (StyleGAN), or the index
+the next stage's first style layer reads, the last stage's to_rgb one more (StyleGAN2's num_ws)."""
 
 
 CLASSIFIER = "auxiliary_classifier"
@@ -103,12 +118,18 @@ def walk_layers(layers: Iterable[LayerSpec]) -> Iterator[LayerSpec]:
 @dataclass(frozen=True)
 class StageSpec:
     """A resolution stage. For a generator `resolution` is the stage's output size and `rgb` its
-    to_rgb head; for a discriminator it is the input size and `rgb` its from_rgb head."""
+    to_rgb head; for a discriminator it is the input size and `rgb` its from_rgb head. `rgb` None: the
+    stage has no image head (a network that never grows needs only the heads of its full depth)."""
 
     resolution: int
     layers: tuple[LayerSpec, ...]
-    rgb: tuple[LayerSpec, ...]
+    rgb: tuple[LayerSpec, ...] | None
     location: Location = field(default=Location("<memory>"), compare=False, repr=False)
+
+    @property
+    def head_layers(self) -> tuple[LayerSpec, ...]:
+        """The image head's layers; none for a stage without a head."""
+        return self.rgb or ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +142,9 @@ class NetworkSpec:
     image_channels: int
     stages: tuple[StageSpec, ...]
     fade_resample: str  # one of FADE_RESAMPLE[role]
+    images: str = "last"  # one of IMAGE_MODES[role]
+    merge: str = "concat"  # a skip or all discriminator's: one of MERGES
+    to_rgb_styles: str = "own"  # a style-based generator's: one of TO_RGB_STYLES
     latent_size: int | None = None
     classes: int | None = None  # the class count of its `label` input; None: it takes no label
     mapping: tuple[LayerSpec, ...] | None = None  # a generator's mapping network z -> w (empty: w = z); None: none
@@ -168,6 +192,12 @@ class NetworkSpec:
             document["inputs"] = {"label": {"classes": self.classes}}
         document["image_channels"] = self.image_channels
         document["fade_resample"] = self.fade_resample
+        if self.images != IMAGE_MODES[self.role][0]:  # left out at their defaults: older specs stay as they were
+            document["images"] = self.images
+        if self.role == "discriminator" and self.images != "last":
+            document["merge"] = self.merge
+        if self.to_rgb_styles != TO_RGB_STYLES[0]:
+            document["to_rgb_styles"] = self.to_rgb_styles
         if self.mapping is not None:
             document["mapping"] = [layer.to_dict() for layer in self.mapping]
         plugins = plugins_of(name for layer in self.all_layers() for name in layer.type_names())
@@ -177,7 +207,7 @@ class NetworkSpec:
             {
                 "resolution": stage.resolution,
                 "layers": [layer.to_dict() for layer in stage.layers],
-                RGB_KEY[self.role]: [layer.to_dict() for layer in stage.rgb],
+                RGB_KEY[self.role]: None if stage.rgb is None else [layer.to_dict() for layer in stage.rgb],
             }
             for stage in self.stages
         ]
@@ -188,7 +218,7 @@ class NetworkSpec:
         inside blocks included."""
         yield from walk_layers(self.mapping or ())
         for stage in self.stages:
-            yield from walk_layers(stage.layers + stage.rgb)
+            yield from walk_layers(stage.layers + stage.head_layers)
 
     def to_json(self) -> str:
         """The canonical form: everything explicit, stable key order, loadable with load_spec_text."""

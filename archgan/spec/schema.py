@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from ..layers import layer_types, names_in_family
 from ..layers.activations import ACTIVATION_FAMILY
 from ..layers.registry import ENTRY_KEYS, MAX_CLASSES, NAME_PATTERN, POSITIVE_SIZE, WIDTH
-from .model import FADE_RESAMPLE, RGB_KEY, Role
+from .model import FADE_RESAMPLE, IMAGE_MODES, MERGES, RGB_KEY, TO_RGB_STYLES, Role
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 IMAGE_CHANNELS = (1, 3)  # the image decoder makes grayscale or RGB
@@ -73,10 +73,25 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
         "fade_resample": {
             "enum": list(FADE_RESAMPLE[role]),
             "default": FADE_RESAMPLE[role][0],
-            "description": "while a stage fades in, how the old path resamples: "
-            + ("the previous stage's image is upsampled ×2 (nearest, as ProGAN, or bilinear)" if role == "generator"
-               else "the input image is downsampled ×½ for the previous stage (average pooling, as ProGAN, or "
-               "antialiased bilinear)"),
+            "description": "how images are resampled between stages: "
+            + ("the previous stage's image is upsampled ×2 while a stage fades in, and a skip generator's image at "
+               "every stage (nearest, as ProGAN; bilinear; or fir, StyleGAN2's [1, 3, 3, 1] filter)" if role == "generator"
+               else "the input image is downsampled ×½ for the previous stage while a stage fades in, and for every "
+               "stage of a skip discriminator (average pooling, as ProGAN; antialiased bilinear; or fir, StyleGAN2's "
+               "[1, 3, 3, 1] filter)"),
+        },
+        "images": {
+            "enum": list(IMAGE_MODES[role]),
+            "default": IMAGE_MODES[role][0],
+            "description": (
+                "which images the generator makes: last (the newest stage's to_rgb, fading in as ProGAN), skip (the "
+                "sum of every stage's to_rgb image, each upsampled as fade_resample says: StyleGAN2) or all (every "
+                "stage's image, lowest resolution first: MSG-GAN)" if role == "generator" else
+                "which images the discriminator reads: last (one image, into the newest stage's from_rgb, fading in "
+                "as ProGAN), skip (one image, which every stage's from_rgb reads at the stage's size, downsampled as "
+                "fade_resample says: StyleGAN2) or all (one image per stage, lowest resolution first, each into its "
+                "stage's from_rgb: MSG-GAN); with skip and all, a stage's from_rgb features join what the stage "
+                "above hands down as `merge` says"),
         },
         "defaults": {
             "type": "object",
@@ -129,8 +144,9 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
             "additionalProperties": False,
         },
         rgb: {
-            "$ref": "#/$defs/layer_list",
-            "description": f"the {rgb} layers of every stage that does not give its own",
+            "anyOf": [{"$ref": "#/$defs/layer_list"}, {"type": "null"}],
+            "description": f"the {rgb} layers of every stage that does not give its own; null: those stages have "
+            "no image head",
         },
         "stages": {
             "type": "array",
@@ -142,6 +158,13 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
     required_without_base = ["stages"]
     if role == "generator":
         properties["latent_size"] = dict(WIDTH, description="length of the latent vector z")
+        properties["to_rgb_styles"] = {
+            "enum": list(TO_RGB_STYLES),
+            "default": TO_RGB_STYLES[0],
+            "description": "the styles a style-based generator's to_rgb layers read: own (each its own index, as "
+            "StyleGAN), or next (the index the next stage's first style layer reads, the last stage's one more: "
+            "StyleGAN2's num_ws); truncation cutoffs and style mixing count these indices",
+        }
         properties["mapping"] = {
             "$ref": "#/$defs/layer_list",
             "description": "a mapping network (StyleGAN): layers from the latent z, a vector, to the style w, a "
@@ -149,6 +172,13 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
             "generator's, and the average of w (truncation) are saved with the generator",
         }
         required_without_base.append("latent_size")
+    else:
+        properties["merge"] = {
+            "enum": list(MERGES),
+            "default": MERGES[0],
+            "description": "with images skip or all: how a stage's from_rgb features join the features the stage "
+            "above hands down: concat (from_rgb channels first, as MSG-GAN) or sum (as StyleGAN2)",
+        }
 
     return {
         "$schema": DRAFT,
@@ -166,7 +196,9 @@ def _network_schema(role: Role, type_count: int) -> dict[str, Any]:
                 "properties": {
                     "resolution": dict(POSITIVE_SIZE, description="output size of a generator stage, input size of a discriminator stage"),
                     "layers": {"$ref": "#/$defs/layer_list"},
-                    rgb: {"$ref": "#/$defs/layer_list"},
+                    rgb: {"anyOf": [{"$ref": "#/$defs/layer_list"}, {"type": "null"}],
+                          "description": f"this stage's {rgb} layers; null: the stage has no image head (a network "
+                          "that never grows needs only the heads its full depth reads or writes)"},
                 },
                 "required": ["resolution", "layers"],
                 "additionalProperties": False,

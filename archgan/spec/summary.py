@@ -64,10 +64,10 @@ def summarize(spec: NetworkSpec) -> list[StageSummary]:
         if generator:
             first = [LayerRow("latent z", "", str(spec.latent_size), None)] if index == 0 else []
             rows = first + _rows(stage.layers, shapes.layers_in, context, head=False) \
-                + _rows(stage.rgb, shapes.layers_out, context, head=True)
+                + _rows(stage.head_layers, shapes.layers_out, context, head=True)
         else:
             first = [LayerRow("image", "", format_shape(image_shape(spec, 0)), None)] if index == 0 else []
-            rows = first + _rows(stage.rgb, image_shape(spec, index), context, head=True) \
+            rows = first + _rows(stage.head_layers, image_shape(spec, index), context, head=True) \
                 + _rows(stage.layers, shapes.layers_in, context, head=False)
         summaries.append(StageSummary(stage.resolution, tuple(rows)))
     return summaries

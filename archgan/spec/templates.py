@@ -250,15 +250,21 @@ def expand_mapping(document: Mapping[str, Any], locate: Callable[[JsonPath], Loc
 
 def expand_stages(document: Mapping[str, Any], role: Role, locate: Callable[[JsonPath], Location]) -> tuple[StageSpec, ...]:
     """The document's stages with templates and defaults expanded; each stage gets its image head
-    (its own, else the file-wide one, else a single default to_rgb/from_rgb layer)."""
+    (its own, else the file-wide one, else a single default to_rgb/from_rgb layer; none where these say null)."""
     rgb = RGB_KEY[role]
     expander = _Expander(document, locate)
-    shared_head = expander.layers(document.get(rgb, [{"type": rgb}]), _within(locate, (rgb,) if rgb in document else ()))
+    shared = document.get(rgb, [{"type": rgb}])
+    shared_head = None if shared is None else expander.layers(shared, _within(locate, (rgb,) if rgb in document else ()))
     stages = []
     for index, stage in enumerate(document["stages"]):
         path: JsonPath = ("stages", index)
         layers = expander.layers(stage["layers"], _within(locate, path + ("layers",)))
-        head = expander.layers(stage[rgb], _within(locate, path + (rgb,))) if rgb in stage else shared_head
+        if rgb not in stage:
+            head = shared_head
+        elif stage[rgb] is None:
+            head = None  # a stage without an image head
+        else:
+            head = expander.layers(stage[rgb], _within(locate, path + (rgb,)))
         stages.append(StageSpec(stage["resolution"], layers, head, locate(path)))
     if expander.problems:
         raise SpecError(expander.problems)

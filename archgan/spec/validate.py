@@ -12,7 +12,7 @@ from ..layers import Shape, layer_type
 from .errors import JsonPath, Location, Problem, SpecError, did_you_mean
 from .model import CLASSIFIER, RGB_KEY, LayerSpec, NetworkSpec, StageSpec, walk_layers
 from .shapes import format_shape, output_shape
-from .stages import StagePlan, StageShapes, image_shape, iter_stage_shapes, stage_plan
+from .stages import StagePlan, StageShapes, image_shape, iter_stage_shapes, plan_problem, stage_plan
 from .summary import total_parameters
 
 MAX_PARAMETERS = 2**30
@@ -200,20 +200,44 @@ def check_network(spec: NetworkSpec) -> NetworkSpec:
     spec = _with_style_size(spec)
     for index in range(1, len(spec.stages)):
         _check_doubles(spec, index)
-    if spec.role == "discriminator":
-        _check_first_from_rgb(spec.stages[0])
+    _check_heads_present(spec)
     newest = {plan.head: plan for plan in (stage_plan(spec, depth, False) for depth in range(1, len(spec.stages) + 1))}
     stages = []
     for index, shapes in enumerate(iter_stage_shapes(spec)):
         stage = spec.stages[index]
-        if spec.role == "discriminator":
+        if spec.role == "discriminator" and spec.images == "last":
             stage = _infer_from_rgb_channels(stage, shapes.layers_in)
         _check_head(spec, stage, newest[index], shapes)
         stages.append(stage)
     checked = replace(spec, stages=tuple(stages))
+    problem = plan_problem(checked, len(checked.stages), fading=False)
+    if problem is not None:
+        raise SpecError.single(Location(spec.source), f"the {spec.role} cannot run at its full depth: {problem}")
     _check_inputs_read(checked)
     _check_parameters(checked)
     return checked
+
+
+def _check_heads_present(spec: NetworkSpec) -> None:
+    """The heads every pass needs: every stage's head of a skip or all generator; the width of the first
+    discriminator stage's from_rgb (nothing above it tells it) and of every from_rgb whose features are
+    merged (images skip or all: nothing infers it)."""
+    rgb = RGB_KEY[spec.role]
+    for index, stage in enumerate(spec.stages):
+        size = f"{stage.resolution}×{stage.resolution}"
+        if stage.rgb is None and spec.role == "generator" and spec.images != "last":
+            raise SpecError.single(stage.location.child(rgb), f"the {size} stage has no to_rgb, but a generator "
+                                   f"with images: {spec.images} makes an image at every stage",
+                                   hint="give it [{type: to_rgb}], or use images: last")
+        if spec.role == "discriminator" and (index == 0 or spec.images != "last"):
+            for layer in stage.head_layers:
+                if layer.type == "from_rgb" and layer.options["channels"] is None:
+                    which = "first (highest-resolution)" if index == 0 else size
+                    why = ("nothing feeds this stage from above, so its input width cannot be inferred" if index == 0
+                           else f"with images: {spec.images} its features are merged with the stage above's, so "
+                           "they are a width of their own")
+                    raise SpecError.single(layer.location, f"the from_rgb of the {which} discriminator stage needs "
+                                           "`channels`", hint=f"{why}; add e.g. `channels: 16` to this from_rgb")
 
 
 def _with_style_size(spec: NetworkSpec) -> NetworkSpec:
@@ -279,18 +303,17 @@ def _check_head(spec: NetworkSpec, stage: StageSpec, plan: StagePlan, shapes: St
     size = f"{stage.resolution}×{stage.resolution}"
     if spec.role == "generator":
         _check_spatial(stage, shapes.layers_out, stage.resolution, "ends at", "add an `upsample` layer or fix `resolution`")
-        made = output_shape(stage.rgb, shapes.layers_out, context)
-        if made != image:
+        if stage.rgb is not None and shapes.head_out != image:
             raise SpecError.single(
                 stage.location.child("to_rgb"),
                 f"the to_rgb layers of the {size} stage must output an image",
-                found=format_shape(made),
+                found=format_shape(shapes.head_out),
                 allowed=format_shape(image),
                 hint="use [{type: to_rgb}], which always outputs `image_channels` channels",
             )
         return
-    head = output_shape(stage.rgb, image, context)
-    if head != shapes.layers_in:
+    head = None if stage.rgb is None else output_shape(stage.rgb, image, context)
+    if spec.images == "last" and head is not None and head != shapes.layers_in:
         raise SpecError.single(
             stage.location.child("from_rgb"),
             f"from_rgb of the {size} stage outputs {format_shape(head)}, but the stage above hands this stage "
@@ -310,19 +333,10 @@ def _check_head(spec: NetworkSpec, stage: StageSpec, plan: StagePlan, shapes: St
         )
 
 
-def _check_first_from_rgb(first: StageSpec) -> None:
-    for layer in first.rgb:
-        if layer.type == "from_rgb" and layer.options["channels"] is None:
-            raise SpecError.single(
-                layer.location,
-                "the from_rgb of the first (highest-resolution) discriminator stage needs `channels`",
-                hint="nothing feeds this stage from above, so its input width cannot be inferred; "
-                "add e.g. `channels: 16` to this stage's from_rgb",
-            )
-
-
 def _infer_from_rgb_channels(stage: StageSpec, received: Shape) -> StageSpec:
     """A from_rgb without `channels` gives the width the stage above hands down."""
+    if stage.rgb is None:
+        return stage
     rgb = tuple(
         LayerSpec(layer.type, {**layer.options, "channels": received[0]}, layer.location)
         if layer.type == "from_rgb" and layer.options["channels"] is None else layer

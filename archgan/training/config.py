@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from jsonschema import Draft202012Validator
 
 from ..data.augment import augment_schema, normalize_augment
-from ..losses import loss_schema, normalize_loss
+from ..losses import loss_schema, normalize_loss, normalize_path_length, path_length_schema
 from ..metrics import METRICS
 from ..options import Option, options_schema, with_defaults
 from ..resources import architectures_dir, builtin_architectures
@@ -81,6 +81,10 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "w_avg_beta": Option({"type": "number", "minimum": 0, "maximum": 1},
                          "a mapping network's average w, which truncation pulls toward, follows each generator step's "
                          "batch mean with this decay (StyleGAN: 0.995)", 0.995),
+    "path_length": Option({"$ref": "#/$defs/path_length"},
+                          "StyleGAN2's path length regularization of a style-based generator: {weight: 2, interval: 4, "
+                          "decay: 0.01, batch_shrink: 2} (those are the defaults: {} turns it on); null: none",
+                          None, normalize=normalize_path_length),
     "samples_from_ema": Option({"type": "boolean"}, "draw sample grids from the averaged generator", True),
     "mirror": Option({"type": "boolean"}, "flip each real image left-right with probability 1/2", False),
     "augment": Option({"$ref": "#/$defs/augment"},
@@ -109,7 +113,7 @@ def training_schema() -> dict[str, Any]:
         "$id": "https://archgan.readthedocs.io/schemas/training.schema.json",
         "title": "archgan training",
         **schema,
-        "$defs": {"loss": loss_schema(), "augment": augment_schema()},
+        "$defs": {"loss": loss_schema(), "augment": augment_schema(), "path_length": path_length_schema()},
     }
 
 
@@ -138,6 +142,7 @@ class TrainingConfig:
     ema_kimg: float | None
     style_mixing: float
     w_avg_beta: float
+    path_length: Mapping[str, Any] | None
     samples_from_ema: bool
     mirror: bool
     augment: Mapping[str, Any] | None

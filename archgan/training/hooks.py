@@ -18,7 +18,8 @@ from ..data.folder import folder_listing
 from ..errors import DatasetError, SetupError
 from ..metrics import metrics_at
 from ..metrics.measure import compute, generate_uint8, reals_uint8, sample_indices
-from ..sampling import image_grid
+from ..networks.images import final_image
+from ..sampling import image_grid, scales_grid
 from .checkpoint import recover_interrupted_writes, save_checkpoint
 from .files import DATASET_FILE, LOGS, PLOTS
 from .lock import RunLock
@@ -203,14 +204,18 @@ class SampleGrids(Hook):
         network = _sampler(trainer, trainer.settings.training.samples_from_ema)
         was_training = network.training
         network.eval()
-        images = network(self.latents, position.depth, position.alpha, **self.inputs).clamp(-1, 1)
+        images = network(self.latents, position.depth, position.alpha, **self.inputs)
         network.train(was_training)
         size = trainer.plan.stage(position).resolution
         period = "fade" if position.period.fading else "stable"
         name = f"{size}x{size}-{period}-{trainer.state.images_shown:09d}img" + ("-final" if final else "")
-        grid = image_grid((images + 1) / 2, nrow=GRID_COLUMNS)
+        grid = image_grid((final_image(images).clamp(-1, 1) + 1) / 2, nrow=GRID_COLUMNS)
         save_image(grid, Path(trainer.settings.sample_dir) / f"{name}.png")
         self.outputs.log.image("samples", grid, trainer.state.images_shown)
+        if isinstance(images, list):  # a generator of every scale: its first samples at each of them too
+            scales = scales_grid(images)
+            save_image(scales, Path(trainer.settings.sample_dir) / f"{name}-scales.png")
+            self.outputs.log.image("samples/scales", scales, trainer.state.images_shown)
 
 
 class StageMetrics(Hook):

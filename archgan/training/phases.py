@@ -1,8 +1,9 @@
 """What a training step does, as data: a list of phases built from the training file and the loss, in
 the spirit of stylegan2-ada-pytorch's training loop — the discriminator step (×n_critic), each lazy
 regularizer as its own phase every `interval` steps (its penalty scaled by the interval), the generator
-step, the update of a mapping network's average w, ADA's adjustment of the augmentation probability, and
-the generator-average update. training/step.py runs them."""
+step, the generator's path length penalty (StyleGAN2, lazily), the update of a mapping network's average w,
+ADA's adjustment of the augmentation probability, and the generator-average update. training/step.py runs
+them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from typing import Callable
 
 import torch
 
-from ..losses.objectives import Loss, Regularizer
+from ..losses.objectives import Loss, PathLength, Regularizer
+from ..networks.images import final_image
 from ..networks.styles import track_average
 from .config import TrainingConfig
 from .ema import ema_decay, update_ema
@@ -85,6 +87,29 @@ def generator_step(context: StepContext) -> Terms:
     return terms
 
 
+def path_length_step(penalty: PathLength) -> Callable[[StepContext], Terms]:
+    """StyleGAN2's path length penalty as a generator step of its own every `interval` steps, on a batch of
+    batch / batch_shrink new latents (style-mixed as the generator step's), its loss × the interval."""
+
+    def run(context: StepContext) -> Terms:
+        state = context.state
+        sub = context.sub_batch(max(1, context.stage.batch_size // penalty.batch_shrink))
+        latents, mixing = sub.latents(), sub.style_mixing()
+        labels = sub.random_labels()
+        inputs = {} if labels is None else {"label": labels}
+        whole = MicroBatch(1.0, None, sub.loss_context, True)
+        state.g_optimizer.zero_grad(set_to_none=True)
+        with sub.autocast(), sub.drawing(whole):
+            styles = state.generator.styles(latents, inputs, mixing=mixing)
+            images = context.generator(latents, sub.position.depth, sub.position.alpha, styles=styles, **inputs)
+            terms = penalty.penalty(final_image(images).float(), styles, sub.loss_context)
+        (terms["loss"] * penalty.interval).backward()
+        state.g_optimizer.step()
+        return terms
+
+    return run
+
+
 def w_avg_step(beta: float) -> Callable[[StepContext], None]:
     """The mapping network's average w follows the mean w of the generator step's latents (over the global
     batch: every process adds its rows' sum), as StyleGAN's dlatent_avg; EMA copies it with the buffers."""
@@ -125,13 +150,16 @@ def ema_step(config: TrainingConfig) -> Callable[[StepContext], None]:
     return run
 
 
-def build_phases(config: TrainingConfig, loss: Loss, style_based: bool = False) -> tuple[Phase, ...]:
+def build_phases(config: TrainingConfig, loss: Loss, style_based: bool = False,
+                 path_length: PathLength | None = None) -> tuple[Phase, ...]:
     """The phases of every step of a run with this training file and loss (`style_based`: the generator
-    has a mapping network, whose average w is tracked)."""
+    has a mapping network, whose average w is tracked; `path_length`: the training file's penalty)."""
     phases = [Phase("D", discriminator_step, repeats=config.n_critic)]
     phases += [Phase(f"D_{regularizer.name}", regularizer_step(regularizer), interval=regularizer.interval)
                for regularizer in loss.regularizers]
     phases.append(Phase("G", generator_step))
+    if path_length is not None:
+        phases.append(Phase("G_pl", path_length_step(path_length), interval=path_length.interval))
     if style_based:
         phases.append(Phase("w_avg", w_avg_step(config.w_avg_beta)))
     if config.augment is not None and config.augment["adaptive"] is not None:
@@ -142,6 +170,7 @@ def build_phases(config: TrainingConfig, loss: Loss, style_based: bool = False) 
     return tuple(phases)
 
 
-def lazy_intervals(loss: Loss) -> dict[str, int]:
+def lazy_intervals(loss: Loss, path_length: PathLength | None = None) -> dict[str, int]:
     """Per network, the interval of its lazy regularizers (Adam's lr and betas are scaled for it)."""
-    return {"discriminator": max(r.interval for r in loss.regularizers)} if loss.regularizers else {}
+    intervals = {"discriminator": max(r.interval for r in loss.regularizers)} if loss.regularizers else {}
+    return intervals | ({"generator": path_length.interval} if path_length is not None else {})

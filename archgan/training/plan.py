@@ -14,6 +14,7 @@ from ..layers import layer_type
 from ..losses import LOSSES
 from ..spec import Location, NetworkSpec, SpecError
 from ..spec.model import walk_layers
+from ..spec.stages import plan_problem
 from .config import TrainingConfig
 from .memory import MemoryEstimate, check_memory, estimate_memory, format_bytes
 
@@ -72,7 +73,7 @@ def batch_group(discriminator: NetworkSpec) -> int:
     """The most samples a discriminator layer reads together (minibatch stddev's group; 1 for none), by
     the layer types' `batch_group` capability."""
     sizes = [kind.batch_group(layer.options) for stage in discriminator.stages
-             for layer in walk_layers(stage.layers + stage.rgb) if (kind := layer_type(layer.type)).batch_group is not None]
+             for layer in walk_layers(stage.layers + stage.head_layers) if (kind := layer_type(layer.type)).batch_group is not None]
     return max(sizes, default=1)
 
 
@@ -100,6 +101,23 @@ def check_fit(generator: NetworkSpec, discriminator: NetworkSpec, training: Trai
             f"discriminator {takes(discriminator)}: declare the same `inputs: {{label: {{classes: N}}}}` in both "
             "(a class-conditional GAN's discriminator scores an image together with its class)"
         )
+    if (generator.images == "all") != (discriminator.images == "all"):
+        makes = "one image per stage" if generator.images == "all" else "one image"
+        reads = "one image per stage" if discriminator.images == "all" else "one image"
+        raise SetupError(
+            f"{generator.source} and {discriminator.source}: the generator makes {makes} (images: {generator.images}) "
+            f"but the discriminator reads {reads} (images: {discriminator.images}): pair a generator and a "
+            "discriminator with images: all (MSG-GAN), or neither")
+    if discriminator.images == "all" and training.loss["type"] == "wgan-gp" and training.loss["full_resolution_penalty"]:
+        raise SpecError.single(training.locations.get("loss", Location(training.source, ("loss",))),
+                               "full_resolution_penalty reproduces ProGAN's penalty on images upsampled to the final "
+                               "size; a discriminator reading every scale takes its penalty on all of them",
+                               hint="set full_resolution_penalty: false")
+    if training.path_length is not None and generator.mapping is None:
+        raise SpecError.single(training.locations.get("path_length", Location(training.source, ("path_length",))),
+                               f"the path length penalty differentiates the images w.r.t. the styles of a mapping "
+                               f"network, but the generator {generator.name} has none",
+                               hint="set path_length: null, or train a style-based generator (e.g. stylegan2)")
     if training.style_mixing > 0 and generator.mapping is None:
         raise SpecError.single(training.locations.get("style_mixing", Location(training.source, ("style_mixing",))),
                                f"style mixing mixes the styles of a mapping network, but the generator {generator.name} "
@@ -110,6 +128,12 @@ def check_fit(generator: NetworkSpec, discriminator: NetworkSpec, training: Trai
     group = batch_group(discriminator)
     for stage in stages:
         _check_batch(stage, group, world_size, training)
+        if training.path_length is not None and (stage.batch_size // training.path_length["batch_shrink"]) % world_size:
+            raise SpecError.single(
+                training.locations.get("path_length", Location(training.source, ("path_length",))),
+                f"the path length penalty's batch ({stage.batch_size} // batch_shrink "
+                f"{training.path_length['batch_shrink']}) of the {stage.resolution}×{stage.resolution} stage does "
+                f"not divide among {world_size} processes", hint="change batch_shrink or the batch size")
     return stages
 
 
@@ -139,6 +163,22 @@ def _check_batch(stage: StageSettings, group: int, world: int, training: Trainin
             where, f"accumulate {stage.accumulate} of the {size} stage cannot split its batch of {local}{processes} "
             f"into equal micro-batches of whole minibatch_stddev groups of {group}",
             hint=f"use a divisor of {groups}" + (f" (micro-batches of {group} images or a multiple)" if group > 1 else ""))
+
+
+def _check_periods_run(periods: tuple[Period, ...], stages: tuple[StageSettings, ...], generator: NetworkSpec,
+                       discriminator: NetworkSpec, training: TrainingConfig) -> None:
+    """Every period trains at a depth (fading in or not) both networks can run at (spec/stages.plan_problem):
+    a network whose lower stages have no image head starts at its full depth, one that reads or makes every
+    scale does not fade in."""
+    for period in periods:
+        for spec in (generator, discriminator):
+            problem = plan_problem(spec, period.stage + 1, period.fading)
+            if problem is not None:
+                key = "fade_kimg" if period.fading else "stable_kimg"
+                size = stages[period.stage].resolution
+                raise SpecError.single(training.locations.get(key, Location(training.source, (key,))),
+                                       f"the schedule trains the {size}×{size} stage {'fading in' if period.fading else 'stable'}, "
+                                       f"but the {spec.role} {spec.name} cannot run there: {problem}")
 
 
 def _periods(training: TrainingConfig, count: int, images_per_stage: int | None, start: int = 0) -> tuple[Period, ...]:
@@ -188,6 +228,7 @@ class RunPlan:
                              f"{', '.join(map(str, resolutions))}")
         start = 0 if start_resolution is None else resolutions.index(start_resolution)
         periods = _periods(training, len(stages), images_per_stage, start)
+        _check_periods_run(periods, stages, generator, discriminator, training)
         memory = estimate_memory(generator, discriminator, training, world_size)
         check_memory(memory, generator, discriminator, training)
         return cls(stages, periods, batch_group(discriminator), world_size, memory, training.n_critic)

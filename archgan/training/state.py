@@ -1,5 +1,6 @@
 """TrainState: everything that changes while training, and nothing else — the networks, the generator
-average, both optimizers, the counters, every random generator and the data order. Its state_dict()
+average, both optimizers, the counters, every random generator, the data order and the regularizers' and
+augmentation's running values. Its state_dict()
 is what a checkpoint stores (networks in their own safetensors files, the rest in one), and
 load_state_dict() continues a run bit for bit on the same machine."""
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import nn
 from ..data.augment.ops import Augmentation
 from ..data.stream import RealImages
 from ..errors import DatasetError, SetupError
+from ..losses.objectives import PathLength
 from ..networks import Discriminator, Generator
 from ..networks.weights import load_weights
 from .files import NETWORK_FILES, STATE_FILE
@@ -51,6 +53,7 @@ class TrainState:
     data: RealImages  # its shuffled order, cursor and mirror-flip generator
     adam: AdamSettings
     augment: Augmentation | None = None  # its probability and ADA's counts, when the training file augments
+    path_length: PathLength | None = None  # its running mean length, when the training file regularizes so
     g_optimizer: torch.optim.Optimizer | None = None
     d_optimizer: torch.optim.Optimizer | None = None
     step: int = 0
@@ -88,7 +91,8 @@ class TrainState:
             "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer else None,
             "rng": rng,
             "data": self.data.state_dict(),
-        } | ({} if self.augment is None else {"augment": self.augment.state_dict()})
+        } | ({} if self.augment is None else {"augment": self.augment.state_dict()}) \
+          | ({} if self.path_length is None else {"path_length": self.path_length.state_dict()})
 
     def load_state_dict(self, state: dict[str, Any], source: str = "the saved state") -> None:
         """Continue from `state` (a checkpoint folder's, `source`); a state that is not this run's (entries
@@ -128,6 +132,8 @@ class TrainState:
         self.data.load_state_dict(state["data"])
         if self.augment is not None:
             self.augment.load_state_dict(state["augment"])
+        if self.path_length is not None:
+            self.path_length.load_state_dict(state["path_length"])
 
 
 def _state_error(source: str, problems: str) -> SetupError:

@@ -14,8 +14,10 @@ from torch import nn
 
 from ..layers.modules.noise import Draws
 from ..losses.objectives import Loss, LossContext
+from ..networks.images import Images, each_image, image_list, real_pyramid
 from ..networks.randomness import drawing_from
 from ..networks.styles import StyleMixing
+from .distributed import Distribution, shard_rows
 from .plan import Position, StageSettings, split_rows
 from .state import TrainState
 
@@ -34,8 +36,8 @@ class MicroBatch:
     loss_context: LossContext  # draws the loss's random numbers for these rows
     last: bool
 
-    def take(self, batch: torch.Tensor) -> torch.Tensor:
-        return batch if self.index is None else batch[self.index.to(batch.device)]
+    def take(self, batch: Images) -> Images:
+        return batch if self.index is None else each_image(batch, lambda rows: rows[self.index.to(rows.device)])
 
     def scaled(self, loss: torch.Tensor) -> torch.Tensor:
         return loss if self.share == 1 else loss * self.share
@@ -65,8 +67,9 @@ class StepContext:
     batch_group: int = 1  # the discriminator's minibatch-stddev group, kept whole in every micro-batch
     amp: bool = False
     channels_last: bool = False
-    real: torch.Tensor | None = None  # the last real batch drawn; regularizers reuse it
+    real: Images | None = None  # the last real batch drawn (one per stage for images: all); regularizers reuse it
     labels: torch.Tensor | None = None  # its class labels (class-conditional networks), which the fakes get too
+    distribution: Distribution = Distribution()  # this process's place among the processes
     style_mixing_probability: float = 0.0  # the training file's style_mixing
     generator_latents: torch.Tensor | None = None  # the generator step's (a mapping network's average follows them)
     real_images_drawn: int = 0
@@ -75,12 +78,15 @@ class StepContext:
         """bf16 forward passes with --amp (the gradient penalty's norm and every loss stay float32)."""
         return torch.autocast(self.state.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
-    def draw_real(self) -> torch.Tensor:
-        """The next real batch (this process's rows of it), faded as the schedule says; counted as shown.
-        Its labels (for class-conditional networks) become `labels`."""
+    def draw_real(self) -> Images:
+        """The next real batch (this process's rows of it), faded as the schedule says, at every stage's size
+        for a discriminator that reads one image per stage; counted as shown. Its labels (for class-conditional
+        networks) become `labels`."""
         real, labels = self.state.data.next(self.stage.batch_size, self.stage.resolution, self.position.alpha, self.rows)
+        if self.state.discriminator.spec.images == "all":
+            real = real_pyramid(real, self.position.depth)
         if self.channels_last:
-            real = real.contiguous(memory_format=torch.channels_last)
+            real = each_image(real, lambda image: image.contiguous(memory_format=torch.channels_last))
         self.real, self.labels = real, labels
         self.real_images_drawn += self.stage.batch_size
         return real
@@ -92,11 +98,11 @@ class StepContext:
         return {} if self.labels is None else {"label": micro.take(self.labels)}
 
     def generate(self, network: nn.Module, latents: torch.Tensor, micro: MicroBatch,
-                 mixing: StyleMixing | None = None) -> torch.Tensor:
+                 mixing: StyleMixing | None = None) -> Images:
         """Images from `network` (G or the trained wrapper of it) for the micro-batch's latents, in float32."""
         mixed = {} if mixing is None else {"mixing": StyleMixing(micro.take(mixing.latents), mixing.cutoff)}
-        return network(micro.take(latents), self.position.depth, self.position.alpha, **mixed,
-                       **self.inputs(micro)).float()
+        images = network(micro.take(latents), self.position.depth, self.position.alpha, **mixed, **self.inputs(micro))
+        return each_image(images, lambda image: image.float())
 
     def style_mixing(self) -> StyleMixing | None:
         """With probability `style_mixing_probability`, the styles from a crossover on come from a second
@@ -110,6 +116,22 @@ class StepContext:
         cutoff = torch.randint(1, count, (), device=device, generator=noise)
         mixed = torch.rand((), device=device, generator=noise) < self.style_mixing_probability
         return StyleMixing(other, torch.where(mixed, cutoff, count))
+
+    def sub_batch(self, count: int) -> StepContext:
+        """This step's context for a smaller global batch of `count` new samples (the path length penalty's),
+        shared among the processes as the step's batch is; it draws no real images."""
+        rows = shard_rows(count, self.distribution, 1)
+        return replace(self, stage=replace(self.stage, batch_size=count, accumulate=1), rows=rows, real=None,
+                       labels=None, loss_context=replace(self.loss_context, rows=rows, batch=count))
+
+    def random_labels(self) -> torch.Tensor | None:
+        """Classes drawn uniformly for this process's rows of the global batch (for generated images that do
+        not pair with real ones); None for a generator that takes no label."""
+        classes = self.state.generator.spec.classes
+        if not classes:
+            return None
+        labels = torch.randint(classes, (self.stage.batch_size,), device=self.state.device, generator=self.state.noise)
+        return labels if self.rows is None else labels[self.rows.to(labels.device)]
 
     def latents(self) -> torch.Tensor:
         """This process's rows of a global batch of latents (every process draws the whole batch)."""
@@ -170,7 +192,7 @@ class StepContext:
         torch.distributed.all_reduce(values)
         return values
 
-    def classified(self, terms: Terms, critic: Critic, micro: MicroBatch, *images: torch.Tensor) -> Terms:
+    def classified(self, terms: Terms, critic: Critic, micro: MicroBatch, *images: Images) -> Terms:
         """`terms` with an auxiliary classifier's loss (AC-GAN) added, when D has one: its weight × the
         cross-entropy of the class logits of each of `images` (D: the real and generated ones; G: the
         generated ones) with the micro-batch's labels, from the passes the loss already made."""
@@ -189,31 +211,35 @@ class Critic:
     the pass the loss made, a detached copy (as R1 makes) included."""
 
     def __init__(self, network: nn.Module, depth: int, alpha, inputs: dict[str, torch.Tensor], classifies: bool,
-                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 augment: Callable[[Images], Images] | None = None):
         self.network, self.depth, self.alpha, self.inputs = network, depth, alpha, inputs
         self.classifies, self.augment = classifies, augment
         self.outputs: dict[tuple[int, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor | None]] = {}
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: Images) -> torch.Tensor:
         seen = images if self.augment is None else self.augment(images)
         if self.classifies:
             scores, logits = self.network(seen, self.depth, self.alpha, logits=True, **self.inputs)
         else:
             scores, logits = self.network(seen, self.depth, self.alpha, **self.inputs), None
-        self.outputs[images.data_ptr(), tuple(images.shape)] = scores, logits
+        self.outputs[self._key(images)] = scores, logits
         return scores.float()
 
-    def _of(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        key = (images.data_ptr(), tuple(images.shape))
+    @staticmethod
+    def _key(images: Images) -> tuple:
+        return tuple((image.data_ptr(), tuple(image.shape)) for image in image_list(images))
+
+    def _of(self, images: Images) -> tuple[torch.Tensor, torch.Tensor | None]:
+        key = self._key(images)
         if key not in self.outputs:
             self(images)
         return self.outputs[key]
 
-    def scores_of(self, images: torch.Tensor) -> torch.Tensor:
+    def scores_of(self, images: Images) -> torch.Tensor:
         """The scores of `images`, from the pass that scored them (or a new one), in float32."""
         return self._of(images)[0].float()
 
-    def logits_of(self, images: torch.Tensor) -> torch.Tensor:
+    def logits_of(self, images: Images) -> torch.Tensor:
         """The class logits of `images`, from the pass that scored them (or a new one), in float32."""
         return self._of(images)[1].float()
 

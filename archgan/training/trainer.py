@@ -25,7 +25,7 @@ from ..data.stream import RealImages
 from ..errors import SetupError
 from ..interop.pretrained import load_pretrained
 from ..losses import build_loss
-from ..losses.objectives import LossContext
+from ..losses.objectives import LossContext, PathLength
 from ..metrics import METRICS
 from ..networks import Discriminator, Generator
 from ..networks.weights import LoadReport
@@ -70,12 +70,14 @@ class Trainer:
         self.plan = RunPlan.build(*specs, world_size=distribution.world_size,
                                   images_per_stage=settings.images_per_stage(len(data)), start_resolution=start)
         self.loss = build_loss(config.loss)
-        self.phases = build_phases(config, self.loss, style_based=settings.generator.mapping is not None)
-        adam = AdamSettings(tuple(config.adam_betas), config.adam_eps, lazy_intervals(self.loss),
+        path_length = None if config.path_length is None else PathLength(config.path_length, self.device)
+        self.phases = build_phases(config, self.loss, style_based=settings.generator.mapping is not None,
+                                   path_length=path_length)
+        adam = AdamSettings(tuple(config.adam_betas), config.adam_eps, lazy_intervals(self.loss, path_length),
                             fused=self.device.type == "cuda")
         noise = torch.Generator(device=self.device).manual_seed(settings.seed + 2)
         augment = None if config.augment is None else Augmentation(config.augment, self.device)
-        self.state = TrainState(generator, discriminator, generator_ema, noise, data, adam, augment)
+        self.state = TrainState(generator, discriminator, generator_ema, noise, data, adam, augment, path_length)
         self.stop_requested = False  # set by a signal handler: the loop stops after the current step
         self._trained: tuple[int, nn.Module, nn.Module] | None = None  # (period, G, D) as trained this period
         self.resumed_from = resume_from  # the checkpoint this run continues, if any
@@ -140,7 +142,8 @@ class Trainer:
             state=state, position=position, stage=stage, loss=self.loss,
             loss_context=LossContext(stage.resolution, self.plan.final_resolution, state.noise, rows, stage.batch_size),
             generator=generator, discriminator=discriminator, rows=rows, batch_group=self.plan.batch_group, amp=settings.amp,
-            channels_last=settings.channels_last, style_mixing_probability=settings.training.style_mixing,
+            channels_last=settings.channels_last, distribution=self.distribution,
+            style_mixing_probability=settings.training.style_mixing,
         )
         terms = train_step(context, self.phases)
         if settings.check_sync:

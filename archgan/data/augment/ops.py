@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ...losses.objectives import LossContext
+from ...networks.images import Images, batch_size, each_image
 
 Operation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(images [N, C, R, R], draws [N, 2] from U[0, 1)) -> augmented images."""
@@ -85,11 +86,13 @@ class Augmentation:
         self.signs = torch.zeros(2, device=device)  # Σ sign(D(real)), the number of real scores, since the last adjust
         self.rate = torch.tensor(float("nan"), device=device)  # r_t at the last adjustment
 
-    def __call__(self, images: torch.Tensor, context: LossContext) -> torch.Tensor:
+    def __call__(self, images: Images, context: LossContext) -> Images:
+        """The images augmented; a list of one batch per stage (MSG-GAN) gets the same draws at every size, so
+        its images stay views of one picture."""
         for operation in self.operations:
-            draws = context.uniform((len(images), 3), self.probability)
+            draws = context.uniform((batch_size(images), 3), self.probability)
             applied = (draws[:, 2] < self.probability).view(-1, 1, 1, 1)
-            images = torch.where(applied, operation(images, draws[:, :2]), images)
+            images = each_image(images, lambda x: torch.where(applied, operation(x, draws[:, :2]), x))
         return images
 
     def record(self, real_scores: torch.Tensor) -> None:
