@@ -153,6 +153,8 @@ SMALL = {  # the built-in at a width a CPU trains in seconds, and the settings i
     "sngan-resnet": ("width: {multiplier: 0.0625}", "width: {multiplier: 0.125}", []),
     "pggan-resnet": ("width: {multiplier: 0.0625}\nmax_resolution: 16", "width: {multiplier: 0.0625}\nmax_resolution: 16",
                      ["--set", "g_lr=0.001", "--set", "d_lr=0.001"]),
+    "stylegan2-small": ("width: {multiplier: 0.0625}", "width: {multiplier: 0.0625}",  # whole from the start
+                        ["--set", "fade_kimg=0", "--set", "stable_kimg=[0, 0, 0, 0.032]"]),
 }
 
 

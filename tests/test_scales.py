@@ -141,6 +141,22 @@ def test_merged_widths_that_do_not_fit_are_told_at_the_from_rgb(write):
         load_spec(write(missing, "d2.yaml"))
 
 
+def test_msg_gans_other_combine_functions_are_an_empty_from_rgb_and_a_first_1x1_convolution(write):
+    """MSG-GAN's "simple" joins the image itself (an empty from_rgb: the identity), its "cat_lin" follows the
+    join with a 1×1 convolution (the stage's first layer), its "lin_cat" is concat after a 1×1 from_rgb."""
+    text = DISCRIMINATOR.format(images="all", merge="concat", width8=3, width4=5).replace(
+        "    from_rgb: [{type: from_rgb, channels: 3}]\n    layers: [", "    from_rgb: []\n    layers: [{type: conv, "
+        "kernel: 1, channels: 6}, ")
+    network = build_network(load_spec(write(text, "d.yaml"))).eval()
+    images = [torch.randn(4, 3, size, size) for size in (4, 8, 16)]
+    with torch.no_grad():
+        above = network.stage(0)(network.head(0)(images[2]))
+        x = network.stage(1)(torch.cat([images[1], above], dim=1))  # the 8×8 image itself, then the features
+        x = network.stage(2)(torch.cat([network.head(2)(images[0]), x], dim=1))
+        assert torch.allclose(network(images), x.reshape(4), atol=1e-6)
+    assert network.stage(1)[0].weight.shape == (6, 9, 1, 1)  # 3 image channels + 6 features, then 1×1
+
+
 # --------------------------------------------------------------------------------- stages without heads
 
 

@@ -108,7 +108,7 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
     if first:
         axis.text(BOX_W / 2, body_top + 0.15, "mapping z → w", ha="center", fontsize=8, weight="bold")
         bottom = draw_layers(spec.mapping, 0, body_top, BOX_W)
-        axis.text(BOX_W / 2, bottom - 0.1, f"w → each of the {total_styles(spec)}\nstyle layers (★ style)",
+        axis.text(BOX_W / 2, bottom - 0.1, f"w → its {total_styles(spec)} styles,\nread by the ★ style layers",
                   ha="center", va="top", fontsize=6.5, color="#c9184a")
     columns = []
     for index, stage in enumerate(spec.stages):
@@ -127,16 +127,26 @@ def _draw_network(axis, spec: NetworkSpec, top: float) -> float:
             start = (x + BOX_W / 2, bottom) if generator else (x + BOX_W / 2, head[-1][1] - BOX_H)
             end = (x + BOX_W / 2, head[0][1]) if generator else (x + BOX_W / 2, body_top)
             arrow(start, end, colour="#b07d00")
-        if index and head and columns[index - 1][2]:
-            # fade-in: the previous stage's head (upsampled for G, fed a downsampled image for D) blends in
+        if index and head and columns[index - 1][2] and IMAGE_LINKS[spec.role, spec.images]:
+            # how images pass between stages: the fade-in's old path, a skip network's running image
             y_mid = (head_y - len(head) * (BOX_H + GAP_Y)) if generator else head_y + 0.25
             arrow((columns[index - 1][0] + BOX_W / 2, y_mid), (x + BOX_W / 2, y_mid), dashed=True, colour="#9d0208")
             if index == 1:  # say once what the dashed arrows are
-                axis.text(x - GAP_X / 2 - BOX_W / 2, y_mid + 0.1,
-                          "fade-in: ×2 up, lerp(old, new, α)" if generator else "fade-in: image ↓2, lerp(old, new, α)",
+                axis.text(x - GAP_X / 2 - BOX_W / 2, y_mid + 0.1, IMAGE_LINKS[spec.role, spec.images],
                           fontsize=6, color="#9d0208", ha="center")
     height = (tallest + 3.2) * (BOX_H + GAP_Y) + 1.0
     return height
+
+
+IMAGE_LINKS = {
+    ("generator", "last"): "fade-in: ×2 up, lerp(old, new, α)",
+    ("discriminator", "last"): "fade-in: image ↓2, lerp(old, new, α)",
+    ("generator", "skip"): "skip: the sum so far ×2 up, + this image (×α while fading)",
+    ("discriminator", "skip"): "skip: image ↓2 into each from_rgb, its features merged",
+    ("generator", "all"): "",  # every head's image is an output: nothing passes between them
+    ("discriminator", "all"): "",
+}
+"""What the dashed arrows between image heads say, per role and `images` (none: the heads are not linked)."""
 
 
 def _first_stage_column(spec: NetworkSpec) -> int:
