@@ -103,10 +103,9 @@ def test_swd_grows_with_noise_and_blur_at_every_level(emoji):
     half_a, half_b = emoji[:256], emoji[256:]
     baseline = swd(half_a, half_b).per_level
     noisy = [swd(half_a, (half_b.float() + torch.randn(half_b.shape, generator=torch.Generator().manual_seed(2)) * s)
-                 .round().clamp(0, 255).to(torch.uint8)).per_level for s in (16, 40, 100)]
+                 .round().clamp(0, 255).to(torch.uint8)).per_level for s in (24, 100)]
     blurred = []
-    for row in (torch.tensor([1, 2, 1]) / 4.0, torch.tensor([1, 4, 6, 4, 1]) / 16.0,
-                torch.tensor([1, 6, 15, 20, 15, 6, 1]) / 64.0):
+    for row in (torch.tensor([1, 2, 1]) / 4.0, torch.tensor([1, 6, 15, 20, 15, 6, 1]) / 64.0):
         kernel = torch.outer(row, row).expand(3, 1, len(row), len(row))
         pad = len(row) // 2
         soft = F.conv2d(F.pad(half_b.float(), (pad,) * 4, mode="reflect"), kernel, groups=3)
