@@ -127,8 +127,19 @@ def test_an_augmented_run_logs_p_and_resumes_exactly(augmented, image_folder, tm
     assert all(-1 <= r["augment/r_t"] <= 1 for r in records if "augment/r_t" in r)
 
 
-def test_two_processes_augment_as_one(augmented, image_folder, tmp_path):
-    one, two = assert_two_processes_train_as_one(augmented, image_folder, tmp_path)
+def test_two_processes_augment_a_conditional_network_as_one(write, image_folder, tmp_path):
+    """One torchrun run for the augmentation's draws and ADA's probability (its sign counts summed over the
+    processes), the real batch's labels shared among them (pggan-conditional for the folder's three classes),
+    and a lazy R1 on every second step, whose scores × 0 keep DDP reducing the score's bias."""
+    extra = "inputs: {label: {classes: 3}}\nmax_resolution: 16\n"
+    generator = write(f"network: generator\nbase: pggan-conditional\n{extra}", "c/generator.yaml")
+    discriminator = write(f"network: discriminator\nbase: pggan-conditional\n{extra}", "c/discriminator.yaml")
+    training = write("loss: {type: logistic, r1_gamma: 1, r1_interval: 2}\nbatch_size: 8\nfade_kimg: 0.016\n"
+                     "stable_kimg: 0.016\nlog_every: 1\naugment: {ops: [flip, translation, cutout, brightness], "
+                     "probability: 0.5, adaptive: {interval: 2, kimg: 0.1}}\n", "c/training.yaml")
+    files = ["--generator_config", str(generator), "--discriminator_config", str(discriminator),
+             "--training_config", str(training)]
+    one, two = assert_two_processes_train_as_one(files, image_folder, tmp_path)
     p = [[json.loads(line).get("augment/p") for line in (run / "logs" / "metrics.jsonl").read_text().splitlines()]
          for run in (one, two)]
     assert p[0] == pytest.approx(p[1])

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from test_distributed import assert_two_processes_train_as_one, train_run
+from test_distributed import train_run
 
 from archgan import load_generator
 from archgan.cli import main
@@ -293,7 +293,3 @@ def test_labels_from_a_file_and_what_an_unlabelled_folder_is_told(conditional, i
     assert train_run(conditional, image_folder, tmp_path / "run4") == 1
     assert ("the images are of 2 classes (group0, group1), but the networks take 3; set `inputs: {label: "
             "{classes: 2}}` in both network files") in capsys.readouterr().err
-
-
-def test_two_processes_train_a_conditional_network_as_one(conditional, image_folder, tmp_path):
-    assert_two_processes_train_as_one(conditional, image_folder, tmp_path)  # a lazy R1 on every second step
