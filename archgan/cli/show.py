@@ -79,7 +79,8 @@ def render(spec: NetworkSpec) -> str:
         read = f"read by {readers} layers" + (f" as {styles} styles" if styles != readers else "")
         lines += ["", f"mapping network (z → the style w, {read})", header]
         lines += [_row(row, widths) for row in mapping]
-        lines.append(f"  {'mapping total':<{total_width}}{sum(row.parameters or 0 for row in mapping if row.depth == 0):>12,}")
+        mapping_total = sum(row.parameters or 0 for row in mapping if row.depth == 0)
+        lines.append(f"  {'mapping total':<{total_width}}{mapping_total:>12,}")
     for stage in stages:
         lines += ["", f"stage {stage.resolution}×{stage.resolution}", header]
         lines += [_row(row, widths) for row in stage.rows]

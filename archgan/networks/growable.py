@@ -161,7 +161,8 @@ class Generator(_Growable):
 
     def head(self, index: int) -> Chain:
         """The to_rgb layers of stage `index` (empty for a stage without a head)."""
-        return self.to_rgb[key] if (key := stage_key(self.spec.stages[index].resolution)) in self.to_rgb else Chain()
+        key = stage_key(self.spec.stages[index].resolution)
+        return self.to_rgb[key] if key in self.to_rgb else Chain()
 
     def forward(self, z: torch.Tensor, depth: int | None = None, alpha: Alpha | None = None, *,
                 truncation: Truncation | None = None, mixing: StyleMixing | None = None,
@@ -223,7 +224,8 @@ class Discriminator(_Growable):
 
     def head(self, index: int) -> Chain:
         """The from_rgb layers of stage `index` (empty for a stage without a head)."""
-        return self.from_rgb[key] if (key := stage_key(self.spec.stages[index].resolution)) in self.from_rgb else Chain()
+        key = stage_key(self.spec.stages[index].resolution)
+        return self.from_rgb[key] if key in self.from_rgb else Chain()
 
     def _per_stage(self, images: Images, plan: StagePlan) -> list[torch.Tensor]:
         """The image each stage of `plan` reads, in the stages' order (highest resolution first), once their

@@ -20,7 +20,8 @@ FADE_RESAMPLE: Mapping[Role, tuple[str, ...]] = {"generator": UPSAMPLE_MODES, "d
 """How images are resampled between stages, the first being the default (ProGAN's): the generator
 upsamples the previous stage's image ×2 (the old path of a fade-in; a skip generator's running image), the
 discriminator downsamples its input image ×½ (the old path; a skip discriminator's image for each stage)."""
-IMAGE_MODES: Mapping[Role, tuple[str, ...]] = {"generator": ("last", "skip", "all"), "discriminator": ("last", "skip", "all")}
+IMAGE_MODES: Mapping[Role, tuple[str, ...]] = {"generator": ("last", "skip", "all"),
+                                                "discriminator": ("last", "skip", "all")}
 """Which images a network makes or reads, the first being the default:
 - last: the newest stage's image head only, fading in from the stage before (ProGAN).
 - skip: a generator sums every stage's to_rgb image, each upsampled to the next stage's size (StyleGAN2's

@@ -73,7 +73,8 @@ def batch_group(discriminator: NetworkSpec) -> int:
     """The most samples a discriminator layer reads together (minibatch stddev's group; 1 for none), by
     the layer types' `batch_group` capability."""
     sizes = [kind.batch_group(layer.options) for stage in discriminator.stages
-             for layer in walk_layers(stage.layers + stage.head_layers) if (kind := layer_type(layer.type)).batch_group is not None]
+             for layer in walk_layers(stage.layers + stage.head_layers)
+             if (kind := layer_type(layer.type)).batch_group is not None]
     return max(sizes, default=1)
 
 
