@@ -37,18 +37,19 @@ class LossContext:
     batch: int | None = None
 
     def uniform(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """Per-sample U[0, 1) draws: drawn for the global batch and cut to this process's rows, so that
-        any number of processes draws what one would."""
-        if self.rows is None:
-            return torch.rand(shape, device=like.device, dtype=like.dtype, generator=self.generator)
-        full = torch.rand((self.batch, *shape[1:]), device=like.device, dtype=like.dtype, generator=self.generator)
-        return full[self.rows.to(like.device)]
+        """Per-sample U[0, 1) draws (see _draw)."""
+        return self._draw(torch.rand, shape, like)
 
     def normal(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """Per-sample N(0, 1) draws, drawn for the global batch and cut to this process's rows."""
+        """Per-sample N(0, 1) draws (see _draw)."""
+        return self._draw(torch.randn, shape, like)
+
+    def _draw(self, sampler: Callable[..., torch.Tensor], shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """Drawn for the global batch and cut to this process's rows, so that any number of processes draws
+        what one would."""
         if self.rows is None:
-            return torch.randn(shape, device=like.device, dtype=like.dtype, generator=self.generator)
-        full = torch.randn((self.batch, *shape[1:]), device=like.device, dtype=like.dtype, generator=self.generator)
+            return sampler(shape, device=like.device, dtype=like.dtype, generator=self.generator)
+        full = sampler((self.batch, *shape[1:]), device=like.device, dtype=like.dtype, generator=self.generator)
         return full[self.rows.to(like.device)]
 
     def batch_mean(self, values: torch.Tensor) -> torch.Tensor:
