@@ -22,7 +22,7 @@ from typing import Iterator
 
 from ..layers import Shape, layer_type
 from .errors import SpecError
-from .model import NetworkSpec, walk_layers
+from .model import RGB_KEY, NetworkSpec, walk_layers
 from .shapes import format_shape, output_shape
 
 
@@ -56,11 +56,10 @@ def stage_plan(spec: NetworkSpec, depth: int, fading: bool) -> StagePlan:
     else:
         heads = tuple(index for index in stages if spec.stages[index].rgb is not None)
     styles = 0
-    if spec.role == "generator":
+    if spec.role == "generator":  # one past the last style index the running layers and heads read
         layers_start, head_start, counts = style_layout(spec)
-        styles = max((start + counts[index][0] for index, start in enumerate(layers_start) if index in stages),
-                     default=0)
-        styles = max([styles] + [head_start[index] + counts[index][1] for index in heads])
+        styles = max([layers_start[index] + counts[index][0] for index in stages]
+                     + [head_start[index] + counts[index][1] for index in heads])
     return StagePlan(depth, fading, stages, head, old_head if fading else None, heads,
                      spec.stages[head].resolution, styles)
 
@@ -75,17 +74,17 @@ def plan_problem(spec: NetworkSpec, depth: int, fading: bool) -> str | None:
     missing = [index for index in ((plan.head, plan.old_head) if plan.fading else (plan.head,))
                if spec.stages[index].rgb is None]
     if missing:
-        resolution = spec.stages[missing[0]].resolution
-        return (f"the {resolution}×{resolution} stage has no image head (its {'to_rgb' if spec.role == 'generator' else 'from_rgb'} "
-                f"is null), which {'fading into' if plan.fading else 'running at'} {size} needs: train from the full "
-                "depth only (give the lower stages no images), or give that stage a head")
+        resolution, head = spec.stages[missing[0]].resolution, RGB_KEY[spec.role]
+        return (f"the {resolution}×{resolution} stage has no image head (its {head} is null), which "
+                f"{'fading into' if plan.fading else 'running at'} {size} needs: train from the full depth only "
+                "(give the lower stages no images), or give that stage a head")
     if spec.role == "discriminator" and spec.images != "last":
         shapes = stage_shapes(spec)[plan.head]
         if shapes.head_out != shapes.layers_in:
+            joined = "joined to" if spec.merge == "concat" else "added to"
             return (f"at {size} the stage's from_rgb gives {format_shape(shapes.head_out)} alone, but the stage takes "
-                    f"{format_shape(shapes.layers_in)} (its from_rgb {'joined to' if spec.merge == 'concat' else 'added to'} "
-                    "the features from the stage above): this "
-                    "discriminator runs at its full depth only; give the lower stages no images")
+                    f"{format_shape(shapes.layers_in)} (its from_rgb {joined} the features from the stage above): "
+                    "this discriminator runs at its full depth only; give the lower stages no images")
     return None
 
 
