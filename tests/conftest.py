@@ -49,6 +49,17 @@ def _deterministic():
     yield
 
 
+def assert_pair_fades_and_trains_backward(generator, discriminator) -> None:
+    """A small 4×4 → 8×8 pair of built networks, halfway through the 8×8 fade-in: G makes [4, 3, 8, 8], D
+    scores them, and the backward pass reaches every parameter of G."""
+    images = generator(torch.randn(4, generator.latent_size), depth=2, alpha=0.5)
+    assert images.shape == (4, 3, 8, 8)
+    score = discriminator(images, depth=2, alpha=0.5)
+    assert score.shape == (4,)
+    score.sum().backward()
+    assert all(p.grad is not None for p in generator.parameters())
+
+
 def make_images(folder: Path, count: int = 40, size: int = 32) -> Path:
     """`count` small pictures (a coloured disc or square on a plain background) in nested folders,
     in every supported format."""

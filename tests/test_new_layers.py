@@ -10,6 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import assert_pair_fades_and_trains_backward
+
 from archgan.layers import BuildContext, layer_type
 from archgan.layers.activations import normalize_activation
 from archgan.layers.modules.noise import Draws
@@ -299,12 +301,7 @@ def test_a_spec_of_new_types_counts_builds_and_runs_forward_and_backward(write):
                                                     strict=True):
                 assert layer_parameters(layer, received, context) == sum(p.numel() for p in module.parameters())
     g, d = build_network(generator), build_network(discriminator)
-    images = g(torch.randn(4, 8), depth=2, alpha=0.5)
-    assert images.shape == (4, 3, 8, 8)
-    score = d(images, depth=2, alpha=0.5)
-    assert score.shape == (4,)
-    score.sum().backward()
-    assert all(p.grad is not None for p in g.parameters())
+    assert_pair_fades_and_trains_backward(g, d)
 
 
 def test_a_training_step_with_noise_layers_is_exact_on_a_rerun(write, image_folder, tmp_path):

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conftest import assert_pair_fades_and_trains_backward
+
 from archgan.layers import BuildContext, ShapeError, layer_type
 from archgan.layers.activations import activation_label, normalize_activation
 from archgan.layers.modules.resample import downsample, upsample
@@ -371,12 +373,7 @@ def test_a_stylegan2_like_pair_counts_builds_fades_and_trains_backward(write):
     g, d = build_network(generator), build_network(discriminator)  # per-layer counts: test_core, every built-in
     for spec, network in ((generator, g), (discriminator, d)):
         assert total_parameters(spec) == sum(p.numel() for p in network.parameters())
-    images = g(torch.randn(4, 8), depth=2, alpha=0.5)
-    assert images.shape == (4, 3, 8, 8)
-    score = d(images, depth=2, alpha=0.5)
-    assert score.shape == (4,)
-    score.sum().backward()
-    assert all(p.grad is not None for p in g.parameters())
+    assert_pair_fades_and_trains_backward(g, d)
 
 
 def test_a_fir_resampling_by_four_in_a_spec_is_refused_at_its_line(write):
