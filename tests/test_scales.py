@@ -54,6 +54,12 @@ stages:
 """
 
 
+def d_text(images: str, merge: str, width8, width4) -> str:
+    """The discriminator file above; a discriminator with images: last states no merge (it merges nothing)."""
+    text = DISCRIMINATOR.format(images=images, merge=merge, width8=width8, width4=width4)
+    return text.replace(f"merge: {merge}\n", "") if images == "last" else text
+
+
 def generator(write, images: str, resample: str = "nearest"):
     torch.manual_seed(0)
     return build_network(load_spec(write(GENERATOR.format(images=images, resample=resample), f"g-{images}.yaml")))
@@ -61,7 +67,7 @@ def generator(write, images: str, resample: str = "nearest"):
 
 def discriminator(write, images: str, merge: str = "concat"):
     widths = {"concat": (3, 5), "sum": (6, 8)}[merge]
-    text = DISCRIMINATOR.format(images=images, merge=merge, width8=widths[0], width4=widths[1])
+    text = d_text(images, merge, widths[0], widths[1])
     torch.manual_seed(0)
     return build_network(load_spec(write(text, f"d-{images}-{merge}.yaml")))
 
@@ -136,6 +142,10 @@ def test_merged_widths_that_do_not_fit_are_told_at_the_from_rgb(write):
     with pytest.raises(SpecError, match=r"d.yaml:10: at \$.stages\[1\].from_rgb\[0\]: the from_rgb of the 8×8 stage gives 3×8×8 but the stage above hands "
                        r"down 6×8×8; merge: sum adds them"):
         load_spec(write(text, "d.yaml"))
+    merge_alone = DISCRIMINATOR.format(images="last", merge="sum", width8="null", width4="null")
+    with pytest.raises(SpecError, match=r"d3.yaml:3: at \$.merge: merge joins .* only a discriminator with images: "
+                       r"skip or all has"):
+        load_spec(write(merge_alone, "d3.yaml"))
     missing = DISCRIMINATOR.format(images="all", merge="concat", width8="null", width4=5)
     with pytest.raises(SpecError, match="the from_rgb of the 8×8 discriminator stage needs `channels`"):
         load_spec(write(missing, "d2.yaml"))
@@ -161,7 +171,7 @@ def test_msg_gans_other_combine_functions_are_an_empty_from_rgb_and_a_first_1x1_
 
 
 def test_a_stage_without_a_head_holds_no_head_and_cannot_be_the_newest(write):
-    text = DISCRIMINATOR.format(images="last", merge="concat", width8=6, width4=8).replace(
+    text = d_text("last", "concat", 6, 8).replace(
         "    from_rgb: [{type: from_rgb, channels: 6}]", "    from_rgb: null")
     spec = load_spec(write(text, "d.yaml"))
     network = build_network(spec)
@@ -190,7 +200,7 @@ def test_a_schedule_that_runs_what_a_network_cannot_is_refused_before_training(w
         RunPlan.build(g, d, fading)
     plan = RunPlan.build(g, d, load_training_config(write("fade_kimg: 0\nstable_kimg: [0, 0, 1]\n", "t3.yaml")))
     assert [(p.stage, p.fading) for p in plan.periods] == [(2, False)]
-    last = load_spec(write(DISCRIMINATOR.format(images="last", merge="concat", width8="null", width4="null"), "d3.yaml"))
+    last = load_spec(write(d_text("last", "concat", "null", "null"), "d3.yaml"))
     with pytest.raises(SetupError, match=r"makes one image per stage \(images: all\) but the discriminator reads one"):
         RunPlan.build(g, last, growing)
 
@@ -266,7 +276,7 @@ def test_msggan_small_trains_every_scale_and_samples_them(image_folder, tmp_path
 def test_a_skip_generator_fades_in_through_the_trainer(write, image_folder, tmp_path):
     """A skip generator grows with fade-in against ProGAN's discriminator: 4×4, then 8×8 and 16×16 each faded in."""
     g = write(GENERATOR.format(images="skip", resample="fir"), "g.yaml")
-    d = write(DISCRIMINATOR.format(images="last", merge="concat", width8="null", width4="null"), "d.yaml")
+    d = write(d_text("last", "concat", "null", "null"), "d.yaml")
     t = write("loss: {type: logistic, r1_gamma: 1}\nbatch_size: 8\nfade_kimg: 0.016\nstable_kimg: 0.008\n"
               "log_every: 1\n", "t.yaml")
     run = tmp_path / "run"

@@ -168,6 +168,10 @@ def _resolve_base(base: str, path: Path, role: Role, parsed: ParsedFile, chain: 
 def _build(document: _Document) -> NetworkSpec:
     data = document.data
     role: Role = data["network"]
+    if "merge" in data and data.get("images", IMAGE_MODES[role][0]) == "last":
+        raise SpecError.single(document.locate(("merge",)), "merge joins the from_rgb features of every stage with "
+                               "those from above, which only a discriminator with images: skip or all has",
+                               hint="add `images: all` (one image per stage) or `images: skip`, or leave out merge")
     spec = check_network(NetworkSpec(
         role=role,
         name=data.get("name") or _default_name(document.path),
