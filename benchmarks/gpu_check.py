@@ -38,6 +38,7 @@ from throughput import achieved_tflops, images_per_second, our_step, our_trainer
 from archgan.resources import architectures_dir  # noqa: E402
 from archgan.spec import load_spec_text  # noqa: E402
 from archgan.training.config import load_training_config  # noqa: E402
+from archgan.training.speed import default_speed  # noqa: E402
 
 PER_STAGE = ("fade_kimg", "stable_kimg", "g_lr", "d_lr", "accumulate")
 BF16_PEAK_TFLOPS = 790.0
@@ -152,7 +153,7 @@ def main() -> int:
     device = torch.device("cpu" if args.dry_run or not torch.cuda.is_available() else "cuda")
     args.out.mkdir(parents=True, exist_ok=True)
     gpu = device.type == "cuda"
-    speed = {"amp": gpu, "channels_last": gpu, "tf32": gpu, "cudnn_benchmark": gpu}
+    speed = default_speed(device.type)
     results: dict = {"device": torch.cuda.get_device_name(device) if gpu else "CPU (dry run)" if args.dry_run else "CPU",
                      "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
     with tempfile.TemporaryDirectory() as folder:

@@ -44,7 +44,7 @@ from archgan.losses import normalize_loss  # noqa: E402
 from archgan.spec import load_spec_text  # noqa: E402
 from archgan.training.config import load_training_config  # noqa: E402
 from archgan.training.run import RunSettings  # noqa: E402
-from archgan.training.speed import backend_flags  # noqa: E402
+from archgan.training.speed import SPEED_OPTIONS, backend_flags, default_speed  # noqa: E402
 from archgan.training.trainer import Trainer  # noqa: E402
 
 PROGAN_BATCH = {4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 16}
@@ -228,13 +228,13 @@ def main() -> int:
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True, help="measure the peers too")
     parser.add_argument("--fagan", action=argparse.BooleanOptionalAction, default=True, help="the FAGAN row")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    for name in ("amp", "channels_last", "tf32", "cudnn_benchmark"):
+    for name in SPEED_OPTIONS:
         parser.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
     args.resolutions = [int(r) for r in args.resolutions.split(",")]
-    for name in ("amp", "channels_last", "tf32", "cudnn_benchmark"):  # as train.py: on for a GPU
-        setattr(args, name, device.type == "cuda" if getattr(args, name) is None else getattr(args, name))
+    for name, default in default_speed(device.type).items():  # as train.py picks them
+        setattr(args, name, default if getattr(args, name) is None else getattr(args, name))
     args.peer_dir.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
     print(f"# {name}, torch {torch.__version__}, speed options: amp={args.amp} channels_last={args.channels_last} "

@@ -1,13 +1,29 @@
 """The benchmark's own code runs end to end (on the CPU, at tiny sizes; its figures matter on a GPU)."""
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
+from archgan.losses import build_loss, normalize_loss
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _benchmark(name: str):
+    """A script of benchmarks/ as a module (it puts the repository and benchmarks/ on the path itself)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
 
 
 def test_throughput_benchmark_runs_at_tiny_sizes(tmp_path):
@@ -42,3 +58,31 @@ def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path):
     assert figures["bf16"]["steps"] == 3 and figures["bf16"]["max_relative_difference"] < 0.05
     assert all(step["returncode"] == 0 for step in figures["end_to_end"].values())
     assert "| dcgan | 64 | 4 |" in (out / "gpu_check.md").read_text()
+
+
+def test_the_race_gives_each_stage_twice_the_time_of_the_one_below():
+    """15 s over 4 stages: 1, 2, 4 and 8 s; a later stage fades in over the first half of its time."""
+    quality = _benchmark("quality")
+    ticks = (0.5 * tick for tick in itertools.count())  # every look at the clock moves it half a second
+    calls: list[tuple[int, float]] = []
+    steps = quality.race(lambda stage, alpha: calls.append((stage, alpha)), 15, 4, clock=lambda: next(ticks))
+    assert steps == len(calls) == 29
+    assert [sum(stage == k for stage, _ in calls) for k in range(4)] == [1, 4, 8, 16]
+    assert [alpha for stage, alpha in calls if stage == 2] == [0, 0.25, 0.5, 0.75, 1, 1, 1, 1]
+
+
+def test_the_race_trains_pro_gan_pytorch_with_archgans_loss():
+    """The peer's side of the race gets the logistic loss with R1 exactly as archgan computes it."""
+    pytest.importorskip("pro_gan_pytorch")
+    from pro_gan_pytorch import losses, networks
+
+    quality = _benchmark("quality")
+    torch.manual_seed(0)
+    discriminator = networks.Discriminator(depth=3, num_channels=3, latent_size=16)
+    real, fake = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
+    theirs = quality.logistic_r1(losses.GANLoss)().dis_loss(discriminator, real, fake, 3, 0.5)
+    ours = build_loss(normalize_loss(quality.RACE["loss"]))
+    score = lambda images: discriminator(images, 3, 0.5).view(-1)  # noqa: E731
+    assert theirs.item() == pytest.approx(ours.discriminator(score, real, fake, None)["loss"].item(), rel=1e-6)
+    assert quality.logistic_r1(losses.GANLoss)().gen_loss(discriminator, real, fake, 3, 0.5).item() == \
+        pytest.approx(ours.generator(score, real, fake, None)["loss"].item(), rel=1e-6)

@@ -5,8 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from archgan.cli import main
+from archgan.networks.fade import fade_in
+from archgan.training.speed import SPEED_OPTIONS, default_speed
 
 
 def _losses(run_dir: Path) -> list[tuple[float, float]]:
@@ -44,3 +47,21 @@ def test_bf16_autocast_stays_close(run):
     amp = run("amp", "--amp")
     assert len(amp) == 10
     assert amp[0][0] == pytest.approx(plain[0][0], rel=0.05) and amp[0][1] == pytest.approx(plain[0][1], rel=0.05, abs=0.05)
+
+
+def test_speed_defaults_follow_the_device(monkeypatch):
+    """All on for CUDA; on a CPU bf16 autocast and channels_last only where oneDNN has native bf16 kernels."""
+    assert default_speed("cuda:1") == dict.fromkeys(SPEED_OPTIONS, True)
+    assert not any(default_speed("mps").values())
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert default_speed("cpu") == {"amp": native, "channels_last": native, "tf32": False, "cudnn_benchmark": False}
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not any(default_speed("cpu").values())
+
+
+def test_a_fade_between_a_bf16_path_and_a_float32_one_is_float32():
+    """Under autocast a convolution's path is bf16 and an attention's float32 (APGAN fading in): fade_in
+    blends them in float32 instead of failing."""
+    old, new = torch.tensor([0.0, 1.0]).bfloat16(), torch.tensor([1.0, 3.0])
+    for alpha in (0.25, torch.tensor(0.25)):
+        assert torch.equal(fade_in(old, new, alpha), torch.tensor([0.25, 1.5]))

@@ -22,7 +22,7 @@ from ..spec import load_spec
 from ..spec.errors import did_you_mean
 from ..training.config import load_training_config
 from ..training.run import RunSettings, resume_checkpoint
-from ..training.speed import SPEED_OPTIONS
+from ..training.speed import SPEED_OPTIONS, default_speed
 from .common import HelpFormatter, check_at_most, check_not_files, finite_float, resolve_device, seed
 
 if TYPE_CHECKING:
@@ -161,7 +161,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                      help="print the resolved run (files, every setting, the schedule per period) and exit")
 
-    speed = parser.add_argument_group("speed (each on by default on a GPU, off on the CPU)")
+    speed = parser.add_argument_group("speed (each on by default on a GPU; amp and channels_last also on a CPU with "
+                                      "native bf16; --no-NAME switches one off)")
     for name, text in SPEED_OPTIONS.items():
         speed.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
 
@@ -197,9 +198,9 @@ def _check_positive(args: argparse.Namespace) -> None:
 
 
 def speed_options(args: argparse.Namespace, device: str) -> dict[str, bool]:
-    """Each speed option as given, else on for a CUDA device and off otherwise."""
-    on_gpu = device.startswith("cuda")
-    return {name: on_gpu if getattr(args, name) is None else getattr(args, name) for name in SPEED_OPTIONS}
+    """Each speed option as given, else the device's default (training/speed.py)."""
+    defaults = default_speed(device)
+    return {name: defaults[name] if getattr(args, name) is None else getattr(args, name) for name in SPEED_OPTIONS}
 
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:

@@ -16,8 +16,11 @@ Alpha = float | torch.Tensor
 
 
 def fade_in(old: torch.Tensor, new: torch.Tensor, alpha: Alpha) -> torch.Tensor:
-    """old + alpha·(new − old): alpha 0 is the old path, 1 the new stage."""
-    return torch.lerp(old, new, alpha)
+    """old + alpha·(new − old): alpha 0 is the old path, 1 the new stage. Under bf16 autocast the two paths
+    may differ in dtype (a convolution's bf16 against an attention's float32): both go to the wider one."""
+    dtype = torch.promote_types(old.dtype, new.dtype)
+    weight = alpha.to(dtype) if isinstance(alpha, torch.Tensor) else alpha
+    return torch.lerp(old.to(dtype), new.to(dtype), weight)
 
 
 def is_fading(depth: int, alpha: Alpha) -> bool:

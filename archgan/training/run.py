@@ -46,7 +46,7 @@ class RunSettings:
     inception_weights: str | None = None
     sync_bn: bool = False  # synchronise batch norm across processes (GPUs)
     check_sync: bool = False  # verify after every step that all processes hold the same parameters
-    # speed options, on by default on a GPU (see `archgan train --help`)
+    # speed options; the CLI's defaults per device are training/speed.py's default_speed
     amp: bool = False  # bf16 autocast of the forward passes; losses and penalties stay float32
     channels_last: bool = False  # NHWC memory layout for convolutions
     tf32: bool = False  # TF32 tensor cores for float32 matmuls and convolutions
