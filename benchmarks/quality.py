@@ -2,16 +2,21 @@
 """A quality race at equal wall time: archgan against pro_gan_pytorch on the same architecture, data and loss.
 
 Both train `architectures/pro_gan_pytorch` (pro-gan-pth 3.4's networks) up to --resolution on the bundled
-emoji with WGAN-GP (λ 10, drift 0.001), Adam 0.003 (0, 0.99), batch 32 and a generator average of
-0.999 — pro_gan_pytorch's own defaults — for --seconds each, on one machine, one after the other. With
---fmap_max below its 512 both sides are narrower alike (pro_gan_pytorch's `nf` capped there, archgan's
-spec scaled by `width:`; the script checks that the parameter counts agree), so that a CPU race trains
-long enough to mean something. The
-time is split evenly over the stages, each later stage fading in over the first half of its share, so
-both sides grow at the same moments whatever their speed. archgan runs its training file as it is (the
-defaults) and with DiffAugment (`augment: {}`). The averaged generators' samples are then compared with
-the real images: SWD (×10³, lower is better) and MS-SSIM of generated pairs (lower is more varied; the real
-images' own value beside it). Medians over --seeds; one picture of every side's samples (seed 0).
+emoji for --seconds each, on one machine, one after the other, with the loss and rates that train in
+minutes on a CPU (those of the default run, architectures/pggan-small): the non-saturating logistic loss
+with the R1 penalty (γ 1, every step: pro_gan_pytorch has no lazy regularization, so neither side uses it;
+its side gets the loss as a `GANLoss` of this script), Adam 0.002 (0, 0.99), --batch_size 16 and a
+generator average of 0.999 warmed up as the default run's (`ema_warmup`; pro_gan_pytorch's update_average
+is given the same decay per step). Without the warm-up, or with pro_gan_pytorch's own WGAN-GP at lr 0.003,
+both sides draw single-colour blobs after minutes on a CPU. With --fmap_max below its 512 both sides are
+narrower alike (pro_gan_pytorch's `nf` capped there, archgan's spec scaled by `width:`; the script checks
+that the parameter counts agree). Each stage trains twice as long as the one below it, each later stage
+fading in over the first half of its time, so both sides grow at the same moments whatever their speed.
+archgan runs with
+its defaults (its speed options as `train.py` picks them for the device) and with DiffAugment
+(`augment: {}`). The averaged generators' samples are then compared with the real images: SWD (×10³,
+lower is better) and MS-SSIM of generated pairs (lower is more varied; the real images' own value beside
+it). Medians over --seeds; one picture of every side's samples (seed 0).
 
 pro_gan_pytorch is installed from PyPI into --peer_dir on first use (with --no-deps, and the one-line
 shim torch 2 needs for its transposed convolution inside this script only).
@@ -25,6 +30,7 @@ import argparse
 import contextlib
 import functools
 import io
+import itertools
 import json
 import math
 import platform
@@ -36,6 +42,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torchvision.utils import save_image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,21 +57,31 @@ from archgan.resources import bundled_emoji_dir  # noqa: E402
 from archgan.sampling import image_grid  # noqa: E402
 from archgan.spec import load_spec_text  # noqa: E402
 from archgan.training.config import load_training_config  # noqa: E402
+from archgan.training.ema import ema_decay  # noqa: E402
 from archgan.training.run import RunSettings  # noqa: E402
+from archgan.training.speed import default_speed  # noqa: E402
 from archgan.training.trainer import Trainer  # noqa: E402
 
+R1_GAMMA, LR, EMA_BETA = 1.0, 0.002, 0.999
+RACE = {"loss": {"type": "logistic", "r1_gamma": R1_GAMMA, "r1_interval": 1}, "g_lr": LR, "d_lr": LR,
+        "adam_betas": [0.0, 0.99], "ema_beta": EMA_BETA, "ema_warmup": True}
+"""What both sides train with: overrides of architectures/pro_gan_pytorch/training.yaml (its own betas)."""
 SIDES = {"archgan": {}, "archgan + DiffAugment": {"augment": {}}}
-"""archgan's sides: overrides of architectures/pro_gan_pytorch/training.yaml."""
+"""archgan's sides: overrides on top of RACE."""
 PEER = "pro_gan_pytorch"
 
 
-def race(step: Callable[[int, float], None], seconds: float, stages: int) -> int:
-    """Call step(stage, alpha) until `seconds` have passed: seconds/stages per stage, the first stable, every
-    later one fading in (alpha 0 → 1) over the first half of its share. Returns the steps taken."""
-    share, start, steps = seconds / stages, time.perf_counter(), 0
-    while (elapsed := time.perf_counter() - start) < seconds:
-        stage = min(int(elapsed / share), stages - 1)
-        into = (elapsed - stage * share) / share
+def race(step: Callable[[int, float], None], seconds: float, stages: int,
+         clock: Callable[[], float] = time.perf_counter) -> int:
+    """Call step(stage, alpha) until `seconds` have passed, each stage twice as long as the one below it (as
+    the default run's stages take about twice the time of the one before), the first stable, every later
+    one fading in (alpha 0 → 1) over the first half of its time. Returns the steps taken."""
+    ends = [seconds * (2 ** (stage + 1) - 1) / (2 ** stages - 1) for stage in range(stages)]
+    start, steps = clock(), 0
+    while (elapsed := clock() - start) < seconds:
+        stage = next((index for index, end in enumerate(ends) if elapsed < end), stages - 1)
+        begin = ends[stage - 1] if stage else 0.0
+        into = (elapsed - begin) / (ends[stage] - begin)
         step(stage, 1.0 if stage == 0 or into >= 0.5 else into / 0.5)
         steps += 1
     return steps
@@ -82,10 +99,11 @@ def our_specs(args) -> list:
 def ours(overrides: dict, args, seed: int, work: Path) -> tuple[torch.Tensor, int]:
     """archgan's averaged generator's samples (uint8) after the race, and its steps."""
     specs = our_specs(args)
-    config = load_training_config(PEER, {"batch_size": 32, "log_every": 10**6} | overrides)
+    config = load_training_config(PEER, RACE | {"batch_size": args.batch_size, "log_every": 10**6} | overrides)
     settings = RunSettings(generator=specs[0], discriminator=specs[1], training=config, images_dir=str(args.images_dir),
                            run_dir=str(work / "run"), sample_dir=str(work / "samples"), model_dir=str(work / "models"),
-                           seed=seed, device=args.device, cache_dir=str(args.cache), num_workers=1)
+                           seed=seed, device=args.device, cache_dir=str(args.cache), num_workers=1,
+                           **default_speed(args.device))
     trainer = Trainer(settings)
     stages = len(specs[0].stages)
     steps = race(lambda stage, alpha: trainer.train_step(trainer.plan.position_in(stage, alpha)), args.seconds, stages)
@@ -103,18 +121,20 @@ def peer(real: torch.Tensor, args, seed: int) -> tuple[torch.Tensor, int]:
         lambda self, input, output_size, stride, pad, kernel, num_spatial_dims=2, dilation=None:
         padding(self, input, output_size, stride, pad, kernel, num_spatial_dims, dilation))
     torch.manual_seed(seed)
-    device, depth, batch = torch.device(args.device), int(math.log2(args.resolution)), 32
+    device, depth, batch = torch.device(args.device), int(math.log2(args.resolution)), args.batch_size
     progan = narrow_progan(networks, gan, depth, args.fmap_max, device)
-    loss = losses.WganGP()
-    g_opt = torch.optim.Adam(progan.gen.parameters(), 0.003, betas=(0.0, 0.99))
-    d_opt = torch.optim.Adam(progan.dis.parameters(), 0.003, betas=(0.0, 0.99))
+    loss = logistic_r1(losses.GANLoss)()
+    g_opt = torch.optim.Adam(progan.gen.parameters(), LR, betas=(0.0, 0.99))
+    d_opt = torch.optim.Adam(progan.dis.parameters(), LR, betas=(0.0, 0.99))
     order = torch.Generator().manual_seed(seed)
+
+    updates = itertools.count()
 
     def step(stage: int, alpha: float) -> None:
         images = real[torch.randint(len(real), (batch,), generator=order)].to(device).float() / 127.5 - 1
         noise = torch.randn(batch, progan.gen.latent_size, device=device)
         progan.optimize_discriminator(loss, d_opt, noise, images, stage + 2, alpha)
-        custom_layers.update_average(progan.gen_shadow, progan.gen, 0.999)
+        custom_layers.update_average(progan.gen_shadow, progan.gen, ema_decay(EMA_BETA, next(updates), warmup=True))
         progan.optimize_generator(loss, g_opt, noise, images, stage + 2, alpha)
 
     steps = race(step, args.seconds, depth - 1)
@@ -124,6 +144,24 @@ def peer(real: torch.Tensor, args, seed: int) -> tuple[torch.Tensor, int]:
             z = torch.randn(min(64, args.metric_images - start), progan.gen.latent_size, generator=noise).to(device)
             chunks.append(to_uint8(progan.gen_shadow(z, depth, 1.0)).cpu())
     return torch.cat(chunks), steps
+
+
+def logistic_r1(base: type) -> type:
+    """archgan's `logistic` loss with R1 every step, as a loss class of pro_gan_pytorch (`base`: its GANLoss)."""
+
+    class LogisticR1(base):
+        def dis_loss(self, discriminator, real_samples, fake_samples, depth, alpha, labels=None):
+            real = real_samples.detach().requires_grad_(True)
+            real_scores = discriminator(real, depth, alpha)
+            (gradient,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
+            r1 = R1_GAMMA / 2 * gradient.square().sum(dim=[1, 2, 3]).mean()
+            fake_scores = discriminator(fake_samples, depth, alpha)
+            return F.softplus(fake_scores).mean() + F.softplus(-real_scores).mean() + r1
+
+        def gen_loss(self, discriminator, real_samples, fake_samples, depth, alpha, labels=None):
+            return F.softplus(-discriminator(fake_samples, depth, alpha)).mean()
+
+    return LogisticR1
 
 
 def narrow_progan(networks, gan, depth: int, fmap_max: int, device: torch.device):
@@ -158,6 +196,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=240, help="training time of each side and seed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--fmap_max", type=int, default=64, help="the widest layer (pro_gan_pytorch's own: 512)")
     parser.add_argument("--images_dir", type=Path, default=bundled_emoji_dir())
     parser.add_argument("--metric_images", type=int, default=2048)
@@ -191,10 +230,12 @@ def main() -> int:
         rows.append(f"| {name} | {median('steps'):,.0f} | {median('swd/avg'):.2f} | {median('msssim/fake'):.3f} | "
                     f"{median('msssim/real'):.3f} |")
     data = "the bundled emoji" if args.images_dir == bundled_emoji_dir() else str(args.images_dir)
-    header = (f"{args.seconds:g} s per side and seed, {args.seeds} seeds, {args.resolution}², fmap_max {args.fmap_max} "
+    header = (f"{args.seconds:g} s per side and seed, {args.seeds} seeds, {args.resolution}², "
+              f"fmap_max {args.fmap_max}, batch {args.batch_size}, logistic + R1 γ {R1_GAMMA:g}, lr {LR:g}, "
               f"({networks_line}), {len(images)} images of "
               f"{data}, {args.device} ({platform.processor() or platform.machine()}, "
-              f"{torch.get_num_threads()} threads), torch {torch.__version__}")
+              f"{torch.get_num_threads()} threads), torch {torch.__version__}, archgan's speed options: "
+              f"{', '.join(name for name, on in default_speed(args.device).items() if on) or 'none'}")
     table = header + "\n\n" + "\n".join(rows)
     (args.out / "quality.md").write_text(table + "\n")
     (args.out / "quality.json").write_text(json.dumps({"settings": header, "runs": results}, indent=2))
