@@ -12,16 +12,15 @@ both sides draw single-colour blobs after minutes on a CPU. With --fmap_max belo
 narrower alike (pro_gan_pytorch's `nf` capped there, archgan's spec scaled by `width:`; the script checks
 that the parameter counts agree). Each stage trains twice as long as the one below it, each later stage
 fading in over the first half of its time, so both sides grow at the same moments whatever their speed.
-archgan runs with
-its defaults (its speed options as `train.py` picks them for the device) and with DiffAugment
-(`augment: {}`). The averaged generators' samples are then compared with the real images: SWD (×10³,
-lower is better) and MS-SSIM of generated pairs (lower is more varied; the real images' own value beside
-it). Medians over --seeds; one picture of every side's samples (seed 0).
+archgan runs with its defaults (its speed options as `train.py` picks them for the device) and with
+DiffAugment (`augment: {}`). The averaged generators' samples are then compared with the real images: SWD
+(×10³, lower is better) and MS-SSIM of generated pairs (lower is more varied; the real images' own value
+beside it). Medians over --seeds; one picture of every side's samples (seed 0).
 
 pro_gan_pytorch is installed from PyPI into --peer_dir on first use (with --no-deps, and the one-line
 shim torch 2 needs for its transposed convolution inside this script only).
 
-    python benchmarks/quality.py                               # 3 seeds × 3 sides × 240 s, on the CPU
+    python benchmarks/quality.py                               # 3 seeds × 3 sides × 180 s: about 33 min on 2 CPU cores
     python benchmarks/quality.py --seconds 20 --seeds 1 --metric_images 256     # a smoke test
 """
 from __future__ import annotations
@@ -126,9 +125,7 @@ def peer(real: torch.Tensor, args, seed: int) -> tuple[torch.Tensor, int]:
     loss = logistic_r1(losses.GANLoss)()
     g_opt = torch.optim.Adam(progan.gen.parameters(), LR, betas=(0.0, 0.99))
     d_opt = torch.optim.Adam(progan.dis.parameters(), LR, betas=(0.0, 0.99))
-    order = torch.Generator().manual_seed(seed)
-
-    updates = itertools.count()
+    order, updates = torch.Generator().manual_seed(seed), itertools.count()
 
     def step(stage: int, alpha: float) -> None:
         images = real[torch.randint(len(real), (batch,), generator=order)].to(device).float() / 127.5 - 1
@@ -193,7 +190,7 @@ def check_same_networks(args) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=240, help="training time of each side and seed")
+    parser.add_argument("--seconds", type=float, default=180, help="training time of each side and seed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--resolution", type=int, default=32)
     parser.add_argument("--batch_size", type=int, default=16)

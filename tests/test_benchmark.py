@@ -1,4 +1,5 @@
-"""The benchmark's own code runs end to end (on the CPU, at tiny sizes; its figures matter on a GPU)."""
+"""The benchmarks' own code: the speed scripts run end to end (on the CPU, at tiny sizes; their figures matter
+on a GPU), and the quality race schedules both sides alike and gives the peer archgan's loss."""
 from __future__ import annotations
 
 import importlib
