@@ -31,16 +31,17 @@ def files(write):
     return generator, discriminator, training
 
 
-FLOAT32 = ("--no-amp",)
-"""The comparisons of N processes with one are of float32 runs: bf16 autocast (on by default on a CPU with
-native bf16) rounds each process's half batch on its own, which Adam's first steps amplify."""
+PLAIN_PATH = ("--no-amp", "--no-channels_last")
+"""The comparisons of N processes with one are of float32 runs in the plain memory layout: bf16 autocast and
+channels_last (on by default on a CPU with native bf16) round each process's half batch otherwise than the
+whole batch, which Adam's first steps amplify."""
 
 
 def _arguments(files, loss: str, images: Path, run_dir: Path, *extra: str) -> list[str]:
     generator, discriminator, training = files
     return ["--generator_config", str(generator), "--discriminator_config", str(discriminator), "--training_config",
             str(training(loss)), "--images_dir", str(images), "--run_dir", str(run_dir), "--num_workers", "1",
-            *FLOAT32, *extra]
+            *PLAIN_PATH, *extra]
 
 
 def _torchrun(arguments: list[str], tmp_path: Path, processes: int = 2) -> subprocess.CompletedProcess:
@@ -84,7 +85,7 @@ def assert_two_processes_train_as_one(arguments: list[str], images: Path, tmp_pa
     """The files trained for 10 steps of 16 images in two processes (--check_sync) and in one: the same
     losses and weights (_assert_same_training). Returns the two run folders (one process, two)."""
     two, one = tmp_path / "two", tmp_path / "one"
-    common = [*arguments, *FLOAT32, "--images_dir", str(images), "--num_workers", "1", "--batch_size", "16",
+    common = [*arguments, *PLAIN_PATH, "--images_dir", str(images), "--num_workers", "1", "--batch_size", "16",
               "--set", "fade_kimg=0.032", "--set", "stable_kimg=0.032"]
     result = _torchrun([*common, "--run_dir", str(two), "--check_sync"], tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
