@@ -40,11 +40,12 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from archgan.cli.train import speed_options  # noqa: E402
 from archgan.losses import normalize_loss  # noqa: E402
 from archgan.spec import load_spec_text  # noqa: E402
 from archgan.training.config import load_training_config  # noqa: E402
 from archgan.training.run import RunSettings  # noqa: E402
-from archgan.training.speed import SPEED_OPTIONS, backend_flags, default_speed  # noqa: E402
+from archgan.training.speed import SPEED_OPTIONS, backend_flags  # noqa: E402
 from archgan.training.trainer import Trainer  # noqa: E402
 
 PROGAN_BATCH = {4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 16}
@@ -233,8 +234,7 @@ def main() -> int:
     args = parser.parse_args()
     device = torch.device(args.device)
     args.resolutions = [int(r) for r in args.resolutions.split(",")]
-    for name, default in default_speed(device.type).items():  # as train.py picks them
-        setattr(args, name, default if getattr(args, name) is None else getattr(args, name))
+    vars(args).update(speed_options(args, device.type))  # as train.py picks them
     args.peer_dir.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
     print(f"# {name}, torch {torch.__version__}, speed options: amp={args.amp} channels_last={args.channels_last} "
