@@ -6,7 +6,10 @@ H200, written as JSON and as markdown tables (benchmarks/gpu_check.sh installs t
    at its batch sizes, attn_gan_pytorch's FAGAN);
 2. archgan's own images/s, peak GPU memory and achieved TFLOP/s (against the bf16 dense peak) per stage
    of every built-in family at its training file's batches (pggan up to 1024²);
-3. bf16 autocast against float32: the losses of 50 steps from the same start;
+3. each speed switch on its own: pro_gan_pytorch's architecture at 64², images/s with every option off,
+   each alone, the device's defaults, with --compile and with CUDA graphs, and with the equalized-LR weight
+   scales left out (the most folding them into the weights once per step could win);
+   bf16 autocast against float32: the losses of 50 steps from the same start;
 4. a one-process torchrun training of pggan-small (NCCL on a GPU) for 2,000 images;
 5. `archgan generate` and the ONNX export of that run's generator.
 
@@ -33,12 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from throughput import achieved_tflops, images_per_second, our_step, our_trainer  # noqa: E402
+from throughput import PROGAN_BATCH, PROGAN_TRAINING, achieved_tflops, images_per_second, our_step, our_trainer  # noqa: E402
 
 from archgan.resources import architectures_dir  # noqa: E402
 from archgan.spec import load_spec_text  # noqa: E402
 from archgan.training.config import load_training_config  # noqa: E402
-from archgan.training.speed import default_speed  # noqa: E402
+from archgan.layers.modules.conv import WeightedLayer  # noqa: E402
+from archgan.training.speed import ASKED_FOR_ONLY, SPEED_OPTIONS, CompiledPasses, backend_flags, default_speed  # noqa: E402
 
 PER_STAGE = ("fade_kimg", "stable_kimg", "g_lr", "d_lr", "accumulate")
 BF16_PEAK_TFLOPS = 790.0
@@ -80,6 +84,39 @@ def load_spec_stages(name: str, resolution: int | None) -> list[int]:
     """The stage resolutions of a built-in's generator, up to `resolution` (None: all)."""
     cut = {} if resolution is None else {"max_resolution": resolution}
     return load_spec_text(json.dumps({"network": "generator", "base": name, **cut}), role="generator").resolutions
+
+
+def switch_rows(device: torch.device, work: Path, dry: bool) -> list[dict]:
+    """Images/s of a step of pro_gan_pytorch's architecture fading in to 64² (dry: 8²) at its batch, per
+    set of speed options (section 3 of the module's docstring)."""
+    resolution = 8 if dry else 64
+    batch = 4 if dry else PROGAN_BATCH[resolution]
+    off = dict.fromkeys(SPEED_OPTIONS, False)
+    defaults = default_speed(device.type)
+    variants = {"every option off": off,
+                **{f"{name} alone": off | {name: True} for name in SPEED_OPTIONS if name not in ASKED_FOR_ONLY},
+                "the defaults": defaults, "defaults + compile": defaults | {"compile": True},
+                "defaults + compile + cuda_graphs": defaults | {"compile": True, "cuda_graphs": True},
+                "defaults, weight scales left out": defaults}
+    batches = [4 if dry else PROGAN_BATCH[4 * 2**k] for k in range(resolution.bit_length() - 2)]  # 4² … resolution
+    rows = []
+    for index, (name, speed) in enumerate(variants.items()):
+        trainer = our_trainer("pro_gan_pytorch", resolution, PROGAN_TRAINING, batches, str(device), work / str(index), speed)
+        step = our_step(trainer, len(batches) - 1)
+        if name.endswith("left out"):
+            for layer in [*trainer.state.generator.modules(), *trainer.state.discriminator.modules()]:
+                if isinstance(layer, WeightedLayer):
+                    layer.weight_scale = layer.bias_scale = 1.0
+        torch._dynamo.reset()  # each compiled variant compiles afresh: its first step's time is its own
+        start = time.perf_counter()
+        with backend_flags(speed["tf32"], speed["cudnn_benchmark"]):
+            step()  # the first step: graphs compiled, kernels picked
+            first = time.perf_counter() - start
+            rate = images_per_second(step, batch, device, 1 if dry else 3, 1 if dry else 10, 1 if dry else 3)
+        rows.append({"options": name, "resolution": resolution, "batch": batch, "images_per_second": rate,
+                     "first_step_seconds": first})
+        print(f"measured {name}", flush=True)
+    return rows
 
 
 def bf16_against_float32(device: torch.device, work: Path, dry: bool) -> dict:
@@ -132,6 +169,13 @@ def markdown(results: dict) -> str:
         peak = f"{row['peak_gib']:.2f}" if row["peak_gib"] is not None else "n/a"
         lines.append(f"| {row['family']} | {row['resolution']} | {row['batch']} | {row['images_per_second']:,.1f} | "
                      f"{peak} | {row['tflops']:.3f} | {row['of_peak']:.1%} |")
+    if results["switches"]:
+        lines += ["", "| speed options (pro_gan_pytorch's architecture, fading in) | resolution | batch | img/s | "
+                  "against all off | first step s |", "|---|---|---|---|---|---|"]
+    for row in results["switches"]:
+        base = results["switches"][0]["images_per_second"]
+        lines.append(f"| {row['options']} | {row['resolution']} | {row['batch']} | {row['images_per_second']:,.1f} | "
+                     f"{row['images_per_second'] / base:.2f}× | {row['first_step_seconds']:.1f} |")
     bf16 = results["bf16"]
     lines += ["", f"bf16 against float32 over {bf16['steps']} steps: D-loss relative difference median "
               f"{bf16['median_relative_difference']:.2e}, max {bf16['max_relative_difference']:.2e}", ""]
@@ -149,6 +193,8 @@ def main() -> int:
     parser.add_argument("--families", default=",".join(FAMILIES), help="the built-ins of section 2")
     parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
                         help="section 1 (the peers come from the carried wheels on the GPU machine)")
+    parser.add_argument("--switches", action=argparse.BooleanOptionalAction, default=True,
+                        help="section 3's speed switches (compiling twice takes a few minutes)")
     args = parser.parse_args()
     device = torch.device("cpu" if args.dry_run or not torch.cuda.is_available() else "cuda")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -171,6 +217,9 @@ def main() -> int:
             (work / name / "images").mkdir(parents=True)
             results["families"] += family_rows(name, device, work / name, args.dry_run, speed)
             print(f"measured {name}", flush=True)
+        if args.dry_run:  # the graphs a GPU compiles, without inductor's minutes of CPU code generation
+            CompiledPasses.backend = "aot_eager"
+        results["switches"] = switch_rows(device, work / "switches", args.dry_run) if args.switches else []
         results["bf16"] = bf16_against_float32(device, work / "bf16", args.dry_run)
         results["end_to_end"] = end_to_end(device, work / "e2e", args.dry_run)
     (args.out / "gpu_check.json").write_text(json.dumps(results, indent=2))

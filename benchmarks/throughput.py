@@ -130,13 +130,16 @@ def achieved_tflops(trainer: Trainer, stage: int, seconds_per_step: float) -> fl
     return counter.get_total_flops() / seconds_per_step / 1e12
 
 
+PROGAN_TRAINING = {"loss": {"type": "wgan-gp", "gp_weight": 10, "drift": 0.001}, "g_lr": 0.003, "d_lr": 0.003,
+                   "adam_betas": [0.0, 0.99], "ema_beta": 0.999}
+"""pro_gan_pytorch's training as its ProGAN runs it."""
+
+
 def progan_rows(args, device: torch.device, work: Path) -> list[dict]:
     resolutions = args.resolutions
     batches = [max(4, round(PROGAN_BATCH[r] * args.batch_scale) // 4 * 4) for r in resolutions]
-    speed = dict(amp=args.amp, channels_last=args.channels_last, tf32=args.tf32, cudnn_benchmark=args.cudnn_benchmark)
-    trainer = our_trainer("pro_gan_pytorch", resolutions[-1], {"loss": {"type": "wgan-gp", "gp_weight": 10, "drift": 0.001},
-                          "g_lr": 0.003, "d_lr": 0.003, "adam_betas": [0.0, 0.99], "ema_beta": 0.999},
-                          batches, str(device), work, speed)
+    speed = {name: getattr(args, name) for name in SPEED_OPTIONS}
+    trainer = our_trainer("pro_gan_pytorch", resolutions[-1], PROGAN_TRAINING, batches, str(device), work, speed)
     peer = install_peer("pro_gan_pytorch", args.peer_dir) if args.peers else False
     if peer:
         from pro_gan_pytorch import custom_layers, gan, losses, networks
@@ -173,7 +176,7 @@ def progan_rows(args, device: torch.device, work: Path) -> list[dict]:
 
 def fagan_row(args, device: torch.device, work: Path) -> dict:
     batch = max(4, round(32 * args.batch_scale))
-    speed = dict(amp=args.amp, channels_last=args.channels_last, tf32=args.tf32, cudnn_benchmark=args.cudnn_benchmark)
+    speed = {name: getattr(args, name) for name in SPEED_OPTIONS}
     trainer = our_trainer("fagan", 64, {"loss": "relativistic-hinge", "g_lr": 0.0001, "d_lr": 0.0004,
                           "adam_betas": [0.0, 0.9], "ema_beta": 0}, [batch], str(device), work, speed)
     ours = images_per_second(our_step(trainer, 0), batch, device, args.warmup, args.steps, args.repeats)
@@ -237,8 +240,8 @@ def main() -> int:
     vars(args).update(speed_options(args, device.type))  # as train.py picks them
     args.peer_dir.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
-    print(f"# {name}, torch {torch.__version__}, speed options: amp={args.amp} channels_last={args.channels_last} "
-          f"tf32={args.tf32} cudnn_benchmark={args.cudnn_benchmark}")
+    print(f"# {name}, torch {torch.__version__}, speed options: "
+          + " ".join(f"{option}={getattr(args, option)}" for option in SPEED_OPTIONS))
     with tempfile.TemporaryDirectory() as folder, backend_flags(args.tf32, args.cudnn_benchmark):
         (Path(folder) / "progan" / "images").mkdir(parents=True)
         progan = progan_rows(args, device, Path(folder) / "progan")

@@ -56,6 +56,10 @@ def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path):
     assert [(row["family"], row["resolution"]) for row in figures["families"]] == \
         [("dcgan", 64), ("pggan-conditional", 4), ("pggan-conditional", 8)]
     assert all(row["images_per_second"] > 0 and row["tflops"] > 0 for row in figures["families"])
+    assert [row["options"] for row in figures["switches"]] == [
+        "every option off", "amp alone", "channels_last alone", "tf32 alone", "cudnn_benchmark alone", "the defaults",
+        "defaults + compile", "defaults + compile + cuda_graphs", "defaults, weight scales left out"]
+    assert all(row["images_per_second"] > 0 for row in figures["switches"])
     assert figures["bf16"]["steps"] == 3 and figures["bf16"]["max_relative_difference"] < 0.05
     assert all(step["returncode"] == 0 for step in figures["end_to_end"].values())
     assert "| dcgan | 64 | 4 |" in (out / "gpu_check.md").read_text()

@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from ..training.trainer import Trainer
 
 DEFAULT_ARCH = "pggan-small"
-RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "amp", "channels_last",
-             "tf32", "cudnn_benchmark", "dry_run"}
+RESUMABLE = {"max_images", "device", "num_workers", "resume", "inception_weights", "gpus", "dry_run", *SPEED_OPTIONS}
 """The flags a resumed run may change; any other flag given with --resume must repeat the run's setting."""
 
 SETTINGS_OF_FLAG = {
@@ -161,8 +160,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--dry-run", "--dry_run", dest="dry_run", action="store_true",
                      help="print the resolved run (files, every setting, the schedule per period) and exit")
 
-    speed = parser.add_argument_group("speed (each on by default on a GPU; amp and channels_last also on a CPU with "
-                                      "native bf16; --no-NAME switches one off)")
+    speed = parser.add_argument_group("speed (each but compile and cuda_graphs on by default on a GPU; amp and "
+                                      "channels_last also on a CPU with native bf16; --no-NAME switches one off)")
     for name, text in SPEED_OPTIONS.items():
         speed.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
 

@@ -36,7 +36,7 @@ def discriminator_step(context: StepContext) -> Terms:
 
     def compute(micro: MicroBatch) -> Terms:
         with torch.no_grad():
-            fake = context.generate(state.generator, latents, micro, mixing)
+            fake = context.generate(context.fast(state.generator), latents, micro, mixing)
         critic, real_rows = context.critic(micro), micro.take(real)
         terms = context.loss.discriminator(critic, real_rows, fake, micro.loss_context)
         if state.augment is not None:
@@ -76,7 +76,7 @@ def generator_step(context: StepContext) -> Terms:
     mixing = context.style_mixing()
 
     def compute(micro: MicroBatch) -> Terms:
-        fake = context.generate(context.generator, latents, micro, mixing)
+        fake = context.generate(context.fast(context.generator), latents, micro, mixing)
         critic = context.critic(micro, trained=False)
         terms = context.loss.generator(critic, micro.take(context.real), fake, micro.loss_context)
         return context.classified(terms, critic, micro, fake)

@@ -51,6 +51,8 @@ class RunSettings:
     channels_last: bool = False  # NHWC memory layout for convolutions
     tf32: bool = False  # TF32 tensor cores for float32 matmuls and convolutions
     cudnn_benchmark: bool = False  # let cuDNN pick the fastest convolution algorithms
+    compile: bool = False  # torch.compile the passes of the D and G steps
+    cuda_graphs: bool = False  # with compile: replay them as CUDA graphs
 
     PATHS: ClassVar[tuple[str, ...]] = ("images_dir", "run_dir", "sample_dir", "model_dir", "cache_dir",
                                         "generator_file", "discriminator_file", "inception_weights", "labels_file")

@@ -19,6 +19,7 @@ from ..networks.randomness import drawing_from
 from ..networks.styles import StyleMixing
 from .distributed import Distribution, shard_rows
 from .plan import Position, StageSettings, split_rows
+from .speed import CompiledPasses
 from .state import TrainState
 
 if TYPE_CHECKING:
@@ -73,6 +74,11 @@ class StepContext:
     style_mixing_probability: float = 0.0  # the training file's style_mixing
     generator_latents: torch.Tensor | None = None  # the generator step's (a mapping network's average follows them)
     real_images_drawn: int = 0
+    compiled: CompiledPasses | None = None  # --compile: the compiled passes of the networks
+
+    def fast(self, network: nn.Module) -> Callable:
+        """`network`'s forward pass as the step runs it: compiled with --compile, else the network itself."""
+        return network if self.compiled is None else self.compiled(network)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 forward passes with --amp (the gradient penalty's norm and every loss stay float32)."""
@@ -99,7 +105,8 @@ class StepContext:
 
     def generate(self, network: nn.Module, latents: torch.Tensor, micro: MicroBatch,
                  mixing: StyleMixing | None = None) -> Images:
-        """Images from `network` (G or the trained wrapper of it) for the micro-batch's latents, in float32."""
+        """Images from `network` (G, the trained wrapper of it, or a compiled pass of either) for the
+        micro-batch's latents, in float32."""
         mixed = {} if mixing is None else {"mixing": StyleMixing(micro.take(mixing.latents), mixing.cutoff)}
         images = network(micro.take(latents), self.position.depth, self.position.alpha, **mixed, **self.inputs(micro))
         return each_image(images, lambda image: image.float())
@@ -178,11 +185,11 @@ class StepContext:
 
     def critic(self, micro: MicroBatch, trained: bool = True) -> Critic:
         """D at this step's depth and alpha for the micro-batch's images (and labels): the trained (wrapped)
-        one, or the state's own."""
+        one, or the state's own; its compiled pass with --compile, but for penalties."""
         network = self.discriminator if trained else self.state.discriminator
         augment = None if self.state.augment is None else partial(self.state.augment, context=micro.loss_context)
-        return Critic(network, self.position.depth, self.position.alpha, self.inputs(micro),
-                      self.state.discriminator.spec.classifier is not None, augment)
+        return Critic(self.fast(network), self.position.depth, self.position.alpha, self.inputs(micro),
+                      self.state.discriminator.spec.classifier is not None, augment, eager=network)
 
     def summed_over_processes(self, values: torch.Tensor) -> torch.Tensor:
         """`values` summed over the processes, each holding the part of its rows (itself with one process)."""
@@ -208,20 +215,26 @@ class Critic:
     """D as the losses call it: images -> scores [N] in float32, the images augmented first when the training
     file says so. Each call keeps its scores (and an auxiliary classifier's class logits) by the images'
     storage, so what else reads them (ADA's count of real signs, the classification loss) takes them from
-    the pass the loss made, a detached copy (as R1 makes) included."""
+    the pass the loss made, a detached copy (as R1 makes) included.
 
-    def __init__(self, network: nn.Module, depth: int, alpha, inputs: dict[str, torch.Tensor], classifies: bool,
-                 augment: Callable[[Images], Images] | None = None):
+    `network` may be a compiled pass; `eager` (the network itself) then scores the images a penalty
+    differentiates the scores by with create_graph (R1, WGAN-GP: the loss makes them leaves that require
+    grad), as a compiled graph cannot be differentiated twice."""
+
+    def __init__(self, network: Callable, depth: int, alpha, inputs: dict[str, torch.Tensor], classifies: bool,
+                 augment: Callable[[Images], Images] | None = None, eager: nn.Module | None = None):
         self.network, self.depth, self.alpha, self.inputs = network, depth, alpha, inputs
         self.classifies, self.augment = classifies, augment
+        self.eager = network if eager is None else eager
         self.outputs: dict[tuple[int, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def __call__(self, images: Images) -> torch.Tensor:
+        network = self.eager if _penalized(images) else self.network
         seen = images if self.augment is None else self.augment(images)
         if self.classifies:
-            scores, logits = self.network(seen, self.depth, self.alpha, logits=True, **self.inputs)
+            scores, logits = network(seen, self.depth, self.alpha, logits=True, **self.inputs)
         else:
-            scores, logits = self.network(seen, self.depth, self.alpha, **self.inputs), None
+            scores, logits = network(seen, self.depth, self.alpha, **self.inputs), None
         self.outputs[self._key(images)] = scores, logits
         return scores.float()
 
@@ -242,6 +255,11 @@ class Critic:
     def logits_of(self, images: Images) -> torch.Tensor:
         """The class logits of `images`, from the pass that scored them (or a new one), in float32."""
         return self._of(images)[1].float()
+
+
+def _penalized(images: Images) -> bool:
+    """Whether a penalty will differentiate D's scores by these images: they are leaves that require grad."""
+    return torch.is_grad_enabled() and any(image.requires_grad and image.is_leaf for image in image_list(images))
 
 
 def train_step(context: StepContext, phases: Sequence[Phase]) -> Terms:

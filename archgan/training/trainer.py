@@ -37,7 +37,7 @@ from .hooks import Hook, RunResult, StepEvent, closing
 from .phases import build_phases, lazy_intervals
 from .plan import Position, RunPlan, check_fit
 from .run import RunSettings
-from .speed import backend_flags
+from .speed import CompiledPasses, backend_flags
 from .state import AdamSettings, TrainState
 from .step import StepContext, Terms, train_step
 
@@ -62,6 +62,8 @@ class Trainer:
         for name in config.metrics:
             if METRICS[name].prepare is not None:
                 METRICS[name].prepare({"inception_weights": settings.inception_weights})
+        if settings.cuda_graphs and not settings.compile:
+            raise SetupError("--cuda_graphs replays the compiled passes as CUDA graphs: add --compile")
         self.device = torch.device(settings.device)
         generator, discriminator, generator_ema = self._networks(pretrained=resume_from is None)
         self.real_images, self.labels, self.skipped_images = self._read_images()
@@ -80,6 +82,7 @@ class Trainer:
         self.state = TrainState(generator, discriminator, generator_ema, noise, data, adam, augment, path_length)
         self.stop_requested = False  # set by a signal handler: the loop stops after the current step
         self._trained: tuple[int, nn.Module, nn.Module] | None = None  # (period, G, D) as trained this period
+        self.compiled = CompiledPasses(settings.cuda_graphs) if settings.compile else None
         self.resumed_from = resume_from  # the checkpoint this run continues, if any
         if resume_from is not None:
             self.state.load_state_dict(read_checkpoint(resume_from), str(resume_from))
@@ -143,7 +146,7 @@ class Trainer:
             loss_context=LossContext(stage.resolution, self.plan.final_resolution, state.noise, rows, stage.batch_size),
             generator=generator, discriminator=discriminator, rows=rows, batch_group=self.plan.batch_group, amp=settings.amp,
             channels_last=settings.channels_last, distribution=self.distribution,
-            style_mixing_probability=settings.training.style_mixing,
+            style_mixing_probability=settings.training.style_mixing, compiled=self.compiled,
         )
         terms = train_step(context, self.phases)
         if settings.check_sync:
