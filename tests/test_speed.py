@@ -188,3 +188,9 @@ def test_a_step_never_reads_a_tensor_back_to_the_host(base, training, image_fold
     monkeypatch.undo()
     assert reads and all(read.startswith("tolist in read") for read in reads)
     assert {"loss/D", "loss/D_r1", "loss/G"} <= set(terms[1]) and all(torch.isfinite(t) for t in terms[1].values())
+
+
+def test_cuda_graphs_without_compile_is_refused_with_the_fix(image_folder, tmp_path, capsys):
+    assert main(["train", "--images_dir", str(image_folder), "--run_dir", str(tmp_path / "run"), "--cuda_graphs"]) == 1
+    error = capsys.readouterr().err
+    assert "--cuda_graphs replays the compiled passes as CUDA graphs: add --compile" in error and "Traceback" not in error
