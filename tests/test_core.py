@@ -226,7 +226,7 @@ def test_validate_refuses_networks_that_do_not_fit_together(write, capsys):
     assert main(["validate", str(generator), str(grey)]) == 1
     assert "the generator makes 3-channel images but the discriminator reads 1-channel ones" in capsys.readouterr().err
     assert main(["validate", "pggan-small"]) == 0
-    assert "fit together for training, 80,000 images in 7 periods, batch 16" in capsys.readouterr().out
+    assert "fit together for training, 96,000 images in 7 periods, batch 8" in capsys.readouterr().out
 
 
 def test_the_plan_splits_batches_for_processes_through_the_layer_capability():

@@ -110,7 +110,7 @@ def test_set_overrides_any_training_option_checked_by_the_schema():
 
 def test_set_and_dry_run_on_the_command_line(capsys, tmp_path, image_folder):
     assert main(["train", "--dry-run", "--set", "loss.r1_gamma=5", "--set", "fade_kimg=[0,1,2,3]", "--set",
-                 "g_lr=1e-3", "--set", "accumulate=2", "--run_dir", str(tmp_path / "run")]) == 0
+                 "g_lr=1e-3", "--set", "batch_size=16", "--set", "accumulate=2", "--run_dir", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert '  loss: {"type": "logistic", "r1_gamma": 5, "r1_interval": 4}' in out and "  g_lr: 0.001" in out
     assert "generator: pggan-small" in out and "parameters" in out
@@ -119,7 +119,7 @@ def test_set_and_dry_run_on_the_command_line(capsys, tmp_path, image_folder):
     assert table[1].split()[-1] == "MiB"  # the memory estimate of the stage (tests/test_memory.py measures it)
     assert table[1].split()[:5] == ["4×4", "stable", "8,000", "500", "16"] and table[1].split()[5] == "2"
     assert table[2].split()[:4] == ["8×8", "fade", "1,000", "63"]  # 1,000 images in batches of 16: 63 steps
-    assert table[-1].split()[:3] == ["total", "50,000", "3,125"]
+    assert table[-1].split()[:3] == ["total", "62,000", "3,875"]
     assert not (tmp_path / "run").exists()
     assert main(["train", "--dry-run", "--num_epochs", "5", "--images_dir", str(image_folder)]) == 0
     out = capsys.readouterr().out  # epochs are counted in the folder's image files, none decoded
