@@ -91,7 +91,7 @@ def test_copied_pggan_small_trains(tmp_path, image_folder, monkeypatch):
     assert main(["train", "--generator_config", "mine/generator.yaml", "--discriminator_config", "mine/discriminator.yaml",
                  "--training_config", "mine/training.yaml", "--images_dir", str(image_folder), "--run_dir", "run",
                  "--max_images", "32"]) == 0
-    assert list((tmp_path / "run" / "checkpoints").glob("step-000000002"))  # two steps of 16
+    assert list((tmp_path / "run" / "checkpoints").glob("step-000000004"))  # four steps of 8
 
 
 @pytest.mark.parametrize("name", ["pggan-small", "apgan", "fagan", "sngan-resnet", "pggan-resnet"])

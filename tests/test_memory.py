@@ -93,5 +93,5 @@ def test_validate_and_show_print_the_estimate(capsys):
     shown = capsys.readouterr().out
     table = shown[shown.index("training memory, estimated"):].splitlines()
     assert [line.split()[0] for line in table[2:]] == ["4×4", "8×8", "16×16", "32×32"]
-    assert table[-1].split()[1] == "16" and table[-1].endswith("142.0 MiB")
+    assert table[-1].split()[1] == "8" and table[-1].endswith("85.5 MiB")
     assert "values kept for the backward pass per image while this stage fades in" in shown
