@@ -3,9 +3,9 @@
 
 Both train `architectures/pro_gan_pytorch` (pro-gan-pth 3.4's networks) up to --resolution on the bundled
 emoji for --seconds each, on one machine, one after the other, with the loss and rates that train in
-minutes on a CPU (those of the default run, architectures/pggan-small): the non-saturating logistic loss
-with the R1 penalty (γ 1, every step: pro_gan_pytorch has no lazy regularization, so neither side uses it;
-its side gets the loss as a `GANLoss` of this script), Adam 0.002 (0, 0.99), --batch_size 16 and a
+minutes on a CPU (the default run's, architectures/pggan-small, when the race was run): the non-saturating
+logistic loss with the R1 penalty (γ 1, every step: pro_gan_pytorch has no lazy regularization, so neither
+side uses it; its side gets the loss as a `GANLoss` of this script), Adam 0.002 (0, 0.99), --batch_size 16 and a
 generator average of 0.999 warmed up as the default run's (`ema_warmup`; pro_gan_pytorch's update_average
 is given the same decay per step). Without the warm-up, or with pro_gan_pytorch's own WGAN-GP at lr 0.003,
 both sides draw single-colour blobs after minutes on a CPU. With --fmap_max below its 512 both sides are

@@ -91,3 +91,18 @@ def test_the_race_trains_pro_gan_pytorch_with_archgans_loss():
     assert theirs.item() == pytest.approx(ours.discriminator(score, real, fake, None)["loss"].item(), rel=1e-6)
     assert quality.logistic_r1(losses.GANLoss)().gen_loss(discriminator, real, fake, 3, 0.5).item() == \
         pytest.approx(ours.generator(score, real, fake, None)["loss"].item(), rel=1e-6)
+
+
+def test_an_extra_average_with_the_runs_half_life_ends_as_the_runs_own(image_folder, tmp_path, write):
+    """ema_half_life.py's claim: an extra average is what a run with that ema_kimg would end with."""
+    small16 = [write("network: generator\nbase: pggan-small\nmax_resolution: 16\n", "s/generator.yaml"),
+               write("network: discriminator\nbase: pggan-small\nmax_resolution: 16\n", "s/discriminator.yaml")]
+    training = write("loss: hinge\nbatch_size: 8\nema_kimg: 0.05\nstable_kimg: 0.032\nfade_kimg: 0.016\n",
+                     "s/training.yaml")
+    table = _benchmark("ema_half_life").main(
+        ["--half_lives", "0.05,0.01", "--metric_images", "40", "--", "--images_dir", str(image_folder),
+         "--run_dir", str(tmp_path / "run"), "--generator_config", str(small16[0]), "--discriminator_config",
+         str(small16[1]), "--training_config", str(training)])
+    assert table["ema_kimg 0.05"] == table["the run's average"]
+    assert table["ema_kimg 0.01"] != table["the run's average"] != table["trained generator"]
+    assert json.loads((tmp_path / "run" / "ema_half_life.json").read_text()) == table
