@@ -8,7 +8,7 @@ run. At the end, SWD (×10³, as `archgan metrics`: --metric_images real and gen
 the trained generator, the run's own average and each extra one. Results in benchmarks/README.md ("The
 default run's training file").
 
-    python benchmarks/ema_half_life.py -- --run_dir /tmp/ema --seed 0      # the default run: about 14 min on 2 CPU cores
+    python benchmarks/ema_half_life.py -- --run_dir /tmp/ema --seed 0     # the default run: ~14 min on 2 CPU cores
     python benchmarks/ema_half_life.py --half_lives 1,4 -- --run_dir /tmp/ema --training_config my.yaml
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from archgan.cli.train import add_arguments, settings_from_args  # noqa: E402
 from archgan.data.folder import load_image_folder  # noqa: E402
 from archgan.loading import load_run  # noqa: E402
 from archgan.metrics.measure import compute, generate_uint8, reals_uint8  # noqa: E402
-from archgan.training.ema import make_ema, update_ema  # noqa: E402
+from archgan.training.ema import half_life_decay, make_ema, update_ema  # noqa: E402
 from archgan.training.hooks import Hook, StepEvent, default_hooks  # noqa: E402
 from archgan.training.trainer import Trainer  # noqa: E402
 
@@ -47,7 +47,7 @@ class ExtraAverages(Hook):
     def after_step(self, trainer: Trainer, event: StepEvent) -> None:
         batch = trainer.plan.stage(event.position).batch_size
         for kimg, average in self.averages.items():
-            update_ema(average, trainer.state.generator, 0.5 ** (batch / (1000 * kimg)))
+            update_ema(average, trainer.state.generator, half_life_decay(batch, kimg))
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:

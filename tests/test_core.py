@@ -382,3 +382,13 @@ def test_a_checkpoint_written_before_the_core_was_split_loads_and_resumes(tmp_pa
     assert final.keys() == expected.keys()
     difference = math.sqrt(sum(((final[k] - expected[k]).double() ** 2).sum() for k in final))
     assert difference / math.sqrt(sum((expected[k].double() ** 2).sum() for k in expected)) < 1e-4
+
+
+@pytest.mark.parametrize("batch_size", [4, 8, 32])
+def test_an_average_with_a_half_life_halves_an_images_weight_after_that_many_images(batch_size):
+    from archgan.training.ema import ema_decay, half_life_decay
+
+    steps = 4000 // batch_size  # a half-life of 4k images
+    assert half_life_decay(batch_size, 4) ** steps == pytest.approx(0.5)
+    assert half_life_decay(batch_size, 4) ** (2 * steps) == pytest.approx(0.25)
+    assert ema_decay(0.999, 0, warmup=True) == pytest.approx(0.1) and ema_decay(0.999, 10**6, warmup=True) == 0.999

@@ -19,6 +19,12 @@ def ema_decay(beta: float, step: int, warmup: bool) -> float:
     return min(beta, (1 + step) / (10 + step)) if warmup else beta
 
 
+def half_life_decay(batch_size: int, half_life_kimg: float) -> float:
+    """The decay per step of `batch_size` images that halves an image's weight after `half_life_kimg`
+    thousand images (StyleGAN's G_smoothing_kimg), whatever the batch."""
+    return 0.5 ** (batch_size / (1000 * half_life_kimg))
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, network: nn.Module, beta: float) -> None:
     """ema ← beta·ema + (1 − beta)·network for parameters; buffers (batch-norm statistics,

@@ -15,7 +15,7 @@ from ..losses.objectives import Loss, PathLength, Regularizer
 from ..networks.images import final_image
 from ..networks.styles import track_average
 from .config import TrainingConfig
-from .ema import ema_decay, update_ema
+from .ema import ema_decay, half_life_decay, update_ema
 from .step import MicroBatch, StepContext, Terms
 
 
@@ -142,7 +142,7 @@ def ema_step(config: TrainingConfig) -> Callable[[StepContext], None]:
     def run(context: StepContext) -> None:
         state = context.state
         if config.ema_kimg is not None:
-            beta = 0.5 ** (context.stage.batch_size / (1000 * config.ema_kimg))
+            beta = half_life_decay(context.stage.batch_size, config.ema_kimg)
         else:
             beta = ema_decay(config.ema_beta, state.step, config.ema_warmup)
         update_ema(state.generator_ema, state.generator, beta)
