@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     loaded = load_run(result.run_dir, settings.device)  # the saved networks, as `archgan metrics` reads them
     resolution = loaded.generator.resolution(loaded.depth)
     images = load_image_folder(settings.images_dir, settings.generator.resolutions[-1],
-                               settings.generator.image_channels, None).images
+                               settings.generator.image_channels,
+                               Path(settings.cache_dir) if settings.cache_dir else None).images
     count = min(args.metric_images, len(images))
     real = reals_uint8(images, resolution, count, 0)
     generators = {"trained generator": loaded.generator, "the run's average": loaded.generator_ema}
