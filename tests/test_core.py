@@ -310,6 +310,19 @@ def test_build_phases_follows_the_training_file():
     assert [(p.name, p.repeats) for p in phases] == [("D", 2), ("G", 1)]
 
 
+@pytest.mark.parametrize("overrides, averaged", [({}, True), ({"ema_beta": 0}, False), ({"ema_kimg": None}, True),
+                                                 ({"ema_kimg": None, "ema_beta": 0}, False)])
+def test_ema_beta_0_turns_the_average_off_with_a_half_life_too(overrides, averaged):
+    """pggan-small's file gives a half-life (ema_kimg); `--set ema_beta=0` must still turn the average off in
+    the phases and the trainer alike (the trainer made no average while the phases updated one)."""
+    from archgan.losses import build_loss
+
+    config = load_training_config("pggan-small", overrides)
+    phases = build_phases(config, build_loss(normalize_loss(dict(config.loss))))
+    assert config.keeps_average is averaged
+    assert ("ema" in [p.name for p in phases]) is averaged
+
+
 # ------------------------------------------------------------------------------------------ hooks
 
 class _Failing(Hook):

@@ -73,7 +73,8 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "ema_kimg": Option({"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_KIMG}, {"type": "null"}]},
                        "the average's half-life in thousands of images instead of a fixed decay: each step decays it by "
                        "0.5^(batch / (1000·ema_kimg)), so every stage's batch averages over as many images (StyleGAN's "
-                       "G_smoothing_kimg 10, stylegan2-ada's ema_kimg); null: ema_beta", None),
+                       "G_smoothing_kimg 10, stylegan2-ada's ema_kimg); null: ema_beta's decay. ema_beta: 0 turns the "
+                       "average off either way", None),
     "style_mixing": Option({"type": "number", "minimum": 0, "maximum": 1},
                            "style-mixing regularization (StyleGAN: 0.9): with this probability a step's generated images "
                            "take the styles from a random crossover on (among the style layers the step runs) from a "
@@ -152,6 +153,12 @@ class TrainingConfig:
     description: str = ""
     source: str = field(default="<memory>", compare=False)
     locations: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def keeps_average(self) -> bool:
+        """Whether the run keeps a generator average: `ema_beta: 0` turns it off whichever decay it would use,
+        so one flag (`--set ema_beta=0`) does it for files that give a half-life (ema_kimg) too."""
+        return self.ema_beta > 0
 
     def per_stage(self, name: str, num_stages: int) -> list:
         """The option as one value per stage; a list of the wrong length is a SpecError at its line."""

@@ -165,7 +165,7 @@ def build_phases(config: TrainingConfig, loss: Loss, style_based: bool = False,
     if config.augment is not None and config.augment["adaptive"] is not None:
         interval = config.augment["adaptive"]["interval"]
         phases.append(Phase("augment", augment_step(interval, config.n_critic), interval=interval))
-    if config.ema_beta > 0 or config.ema_kimg is not None:
+    if config.keeps_average:
         phases.append(Phase("ema", ema_step(config)))
     return tuple(phases)
 

@@ -108,7 +108,7 @@ class Trainer:
         if settings.channels_last:
             generator = generator.to(memory_format=torch.channels_last)
             discriminator = discriminator.to(memory_format=torch.channels_last)
-        generator_ema = make_ema(generator) if settings.training.ema_beta > 0 else None
+        generator_ema = make_ema(generator) if settings.training.keeps_average else None
         torch.manual_seed(settings.seed + distribution.rank)  # layer randomness (dropout) differs per process
         return generator, discriminator, generator_ema
 
