@@ -302,6 +302,20 @@ def test_n_critic_repeats_the_discriminator_phase_and_counts_its_images(image_fo
     assert trainer.state.images_shown == 24 and trainer.state.step == 1
 
 
+@pytest.mark.parametrize("reset", [True, False])
+def test_adam_state_is_cleared_when_a_stage_grows_only_if_the_training_file_says_so(reset, image_folder, tmp_path):
+    """true (the official ProGAN) starts both optimizers afresh at every period; false (pggan-small's
+    default) carries the moments over, and the new stage's weights start theirs at their first gradient."""
+    training = {"loss": "hinge", "batch_size": 8, "fade_kimg": 0.016, "stable_kimg": [0.016, 0.016],
+                "reset_optimizers_on_grow": reset}
+    trainer = Trainer(_settings(image_folder, tmp_path, training))
+    for _ in range(3):  # two steps of the stable 4×4 period, then the first of 8×8's fade-in
+        trainer.train_step()
+    assert trainer.state.period_index == 1
+    for optimizer in (trainer.state.g_optimizer, trainer.state.d_optimizer):
+        steps = {int(state["step"]) for state in optimizer.state.values()}
+        assert steps == ({1} if reset else {1, 3})
+
 def test_build_phases_follows_the_training_file():
     config = load_training_config(None, {"ema_beta": 0, "n_critic": 2})
     from archgan.losses import build_loss
