@@ -316,6 +316,7 @@ def test_adam_state_is_cleared_when_a_stage_grows_only_if_the_training_file_says
         steps = {int(state["step"]) for state in optimizer.state.values()}
         assert steps == ({1} if reset else {1, 3})
 
+
 def test_build_phases_follows_the_training_file():
     config = load_training_config(None, {"ema_beta": 0, "n_critic": 2})
     from archgan.losses import build_loss
