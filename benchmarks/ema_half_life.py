@@ -8,7 +8,7 @@ run. At the end, SWD (×10³, as `archgan metrics`: --metric_images real and gen
 the trained generator, the run's own average and each extra one. Results in benchmarks/README.md ("The
 default run's training file").
 
-    python benchmarks/ema_half_life.py -- --run_dir /tmp/ema --seed 0     # the default run: ~14 min on 2 CPU cores
+    python benchmarks/ema_half_life.py -- --run_dir /tmp/ema --seed 0     # the default run: 8 to 14 min on 2 CPU cores
     python benchmarks/ema_half_life.py --half_lives 1,4 -- --run_dir /tmp/ema --training_config my.yaml
 """
 from __future__ import annotations
